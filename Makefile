@@ -1,0 +1,63 @@
+# airflow-ml-dags: `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VERSION     := $(shell cat VERSION)
+GIT_SHA     := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+NODE_IMAGE  ?= node:22-bookworm-slim
+IMAGE_PREFIX ?= airflow-ml-dags
+STAGES      := generate prepare train validate predict
+LIBS        := common model
+PACKAGES    := $(addprefix images/,$(LIBS) $(STAGES))
+PYTHON      ?= python3
+VENV        := .venv
+
+.PHONY: help
+help: ## Show the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+# ---- images ------------------------------------------------------------------------------------------------
+
+.PHONY: build
+build: $(addprefix build-,$(STAGES)) ## Build and tag every task image (airflow-ml-dags/<stage>:<version>)
+
+.PHONY: $(addprefix build-,$(STAGES))
+$(addprefix build-,$(STAGES)): build-%:
+	docker build -q -f images/Dockerfile --build-arg NODE_IMAGE=$(NODE_IMAGE) --build-arg STAGE=$* \
+	  --build-arg VERSION=$(VERSION) --build-arg GIT_SHA=$(GIT_SHA) \
+	  -t $(IMAGE_PREFIX)/$*:$(VERSION) images
+
+.PHONY: images
+images: ## List the task images and their sizes
+	@docker images --format '{{.Repository}}:{{.Tag}}\t{{.Size}}' | grep '^$(IMAGE_PREFIX)/' | sort
+
+# ---- node packages -----------------------------------------------------------------------------------------
+
+# Reinstall a package's node_modules only when its lockfile changed.
+%/node_modules/.package-lock.json: %/package-lock.json %/package.json
+	cd $* && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+.PHONY: deps
+deps: $(addsuffix /node_modules/.package-lock.json,$(PACKAGES) tests/smoke) ## Install the Node test dependencies
+
+# ---- tests -------------------------------------------------------------------------------------------------
+
+.PHONY: test
+test: test-unit test-smoke ## Run every test suite (unit, smoke on the built images)
+
+.PHONY: typecheck
+typecheck: deps ## Type-check every TypeScript package (strict)
+	@set -e; for p in $(PACKAGES) tests/smoke; do echo "tsc $$p"; (cd $$p && npx tsc -p tsconfig.json); done
+
+.PHONY: test-unit
+test-unit: typecheck ## Unit tests (mocha) of the shared libraries and every image
+	@set -e; for p in $(PACKAGES); do echo "== mocha $$p"; (cd $$p && npx mocha); done
+
+.PHONY: test-smoke
+test-smoke: build deps ## Run the built images through generate -> prepare -> split -> train -> validate -> predict
+	cd tests/smoke && IMAGE_PREFIX=$(IMAGE_PREFIX) IMAGE_VERSION=$(VERSION) npx mocha
+
+.PHONY: clean
+clean: ## Remove build outputs and node_modules
+	rm -rf $(addsuffix /node_modules,$(PACKAGES) tests/smoke) $(addsuffix /dist,$(PACKAGES))
