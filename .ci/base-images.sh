@@ -7,6 +7,7 @@ NODE_IMAGE=${NODE_IMAGE:-node:22-bookworm-slim}
 NODE_VERSION=${NODE_STANDIN_VERSION:-22.23.3}
 NPM_VERSION=${NPM_STANDIN_VERSION:-10.9.9}
 PYTHON_IMAGE=${PYTHON_IMAGE:-python:3.11-slim-bookworm}
+POSTGRES_IMAGE=${POSTGRES_IMAGE:-postgres:15-bookworm}
 WORK=${BASE_IMAGE_WORK:-/var/tmp/airflow-ml-dags-base}
 CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
 
@@ -71,6 +72,77 @@ build_node() {
   rm -rf "$dir"
 }
 
+# Debian packages installed into a copy of the rootfs, through the host's network.
+chroot_install() {
+  local root=$1; shift
+  cp /etc/resolv.conf "$root/etc/resolv.conf"
+  chroot "$root" apt-get update -q >/dev/null
+  chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >>"$WORK/chroot-install.log" 2>&1 \
+    || { tail -20 "$WORK/chroot-install.log" >&2; exit 1; }
+  chroot "$root" apt-get clean
+  rm -rf "$root/var/lib/apt/lists/"*
+}
+
+build_python() {
+  local dir="$WORK/python"
+  rm -rf "$dir"; cp -a "$WORK/rootfs" "$dir"
+  chroot_install "$dir" python3 python3-pip python3-venv
+  # The official image's Python is not "externally managed": pip installs into it directly.
+  rm -f "$dir"/usr/lib/python3*/EXTERNALLY-MANAGED
+  ln -sf python3 "$dir/usr/bin/python"
+  trust_host_ca "$dir"
+  log "importing $PYTHON_IMAGE"
+  tar -C "$dir" -c . | docker import \
+    -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    -c 'ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt' \
+    -c 'ENV REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt' \
+    -c 'CMD ["python3"]' - "$PYTHON_IMAGE" >/dev/null
+  rm -rf "$dir"
+}
+
+# Enough of the official postgres image's entrypoint for this project: POSTGRES_USER / _PASSWORD / _DB and
+# the scripts in /docker-entrypoint-initdb.d on the first start.
+build_postgres() {
+  local dir="$WORK/postgres"
+  rm -rf "$dir"; cp -a "$WORK/rootfs" "$dir"
+  chroot_install "$dir" postgresql-15 gosu
+  rm -rf "$dir/var/lib/postgresql/15"
+  cat >"$dir/usr/local/bin/docker-entrypoint.sh" <<'SH'
+#!/bin/bash
+set -euo pipefail
+export PGDATA=${PGDATA:-/var/lib/postgresql/data}
+if [ "$(id -u)" = 0 ]; then
+  mkdir -p "$PGDATA" /var/run/postgresql && chown -R postgres:postgres "$PGDATA" /var/run/postgresql && chmod 700 "$PGDATA"
+  exec gosu postgres "$0" "$@"
+fi
+if [ ! -s "$PGDATA/PG_VERSION" ]; then
+  pwfile=$(mktemp); printf '%s' "${POSTGRES_PASSWORD:?POSTGRES_PASSWORD is required}" >"$pwfile"
+  initdb --username="${POSTGRES_USER:-postgres}" --pwfile="$pwfile" --auth-local=trust --auth-host=scram-sha-256 >/dev/null
+  rm -f "$pwfile"
+  echo "host all all all scram-sha-256" >>"$PGDATA/pg_hba.conf"
+  pg_ctl -D "$PGDATA" -o "-c listen_addresses=''" -w start >/dev/null
+  db=${POSTGRES_DB:-${POSTGRES_USER:-postgres}}
+  [ "$db" = postgres ] || psql -v ON_ERROR_STOP=1 --username "${POSTGRES_USER:-postgres}" -d postgres -c "CREATE DATABASE \"$db\"" >/dev/null
+  for f in /docker-entrypoint-initdb.d/*; do
+    case "$f" in
+      *.sh) bash "$f" ;;
+      *.sql) psql -v ON_ERROR_STOP=1 --username "${POSTGRES_USER:-postgres}" -d "$db" -f "$f" ;;
+    esac
+  done
+  pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
+fi
+exec "$@" -c listen_addresses='*'
+SH
+  chmod 0755 "$dir/usr/local/bin/docker-entrypoint.sh"
+  log "importing $POSTGRES_IMAGE"
+  tar -C "$dir" -c . | docker import \
+    -c 'ENV PATH=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    -c 'ENV PGDATA=/var/lib/postgresql/data' \
+    -c 'ENTRYPOINT ["docker-entrypoint.sh"]' \
+    -c 'CMD ["postgres"]' - "$POSTGRES_IMAGE" >/dev/null
+  rm -rf "$dir"
+}
+
 ensure() {
   local image=$1 builder=$2
   if have_image "$image"; then log "$image present"; return; fi
@@ -80,8 +152,12 @@ ensure() {
   "$builder"
 }
 
-case "${1:-node}" in
-  node) ensure "$NODE_IMAGE" build_node ;;
-  *) echo "usage: $0 [node]" >&2; exit 2 ;;
-esac
-docker run --rm "$NODE_IMAGE" node -e 'process.stdout.write(process.version + "\n")'
+[ $# -gt 0 ] || set -- node python postgres
+for which in "$@"; do
+  case "$which" in
+    node) ensure "$NODE_IMAGE" build_node ;;
+    python) ensure "$PYTHON_IMAGE" build_python ;;
+    postgres) ensure "$POSTGRES_IMAGE" build_postgres ;;
+    *) echo "usage: $0 [node|python|postgres]..." >&2; exit 2 ;;
+  esac
+done

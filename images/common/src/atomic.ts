@@ -30,7 +30,14 @@ export async function writeFilesAtomic(files: { path: string; data: string | Uin
         throw new InputError(path, `cannot write (${(err as NodeJS.ErrnoException).code ?? err})`);
       }
     }
-    for (const { tmp, path } of staged) await rename(tmp, path);
+    // Renames come last and cannot fail for lack of space, so readers never see a mix of old and new.
+    for (const { tmp, path } of staged) {
+      try {
+        await rename(tmp, path);
+      } catch (err) {
+        throw new InputError(path, `cannot replace (${(err as NodeJS.ErrnoException).code ?? err})`);
+      }
+    }
   } catch (err) {
     await Promise.all(staged.map(({ tmp }) => rm(tmp, { force: true })));
     throw err;

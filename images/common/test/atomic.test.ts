@@ -1,0 +1,89 @@
+import { expect } from "chai";
+import { chmod, readdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { InputError, replaceDirAtomic, writeFileAtomic, writeFilesAtomic } from "../src/index.ts";
+import { withTmp } from "./helpers.ts";
+
+describe("atomic writes", () => {
+  it("writes files and creates missing folders", () =>
+    withTmp(async (dir) => {
+      const a = join(dir, "x", "y", "a.csv");
+      await writeFilesAtomic([{ path: a, data: "1\n" }, { path: join(dir, "b.csv"), data: "2\n" }]);
+      expect(await readFile(a, "utf8")).to.equal("1\n");
+      expect(await readFile(join(dir, "b.csv"), "utf8")).to.equal("2\n");
+      expect((await readdir(join(dir, "x", "y"))).filter((f) => f.includes(".tmp-"))).to.deep.equal([]);
+    }));
+
+  it("replaces nothing and leaves no temp file when one of several writes fails", () =>
+    withTmp(async (dir) => {
+      const keep = join(dir, "a.csv");
+      await writeFile(keep, "old\n");
+      // A file where a folder should be makes the second write fail after the first temp file exists.
+      await writeFile(join(dir, "blocker"), "");
+      let caught: unknown;
+      try {
+        await writeFilesAtomic([{ path: keep, data: "new\n" }, { path: join(dir, "blocker", "b.csv"), data: "x" }]);
+      } catch (err) {
+        caught = err;
+      }
+      expect(caught).to.be.instanceOf(InputError);
+      expect(await readFile(keep, "utf8")).to.equal("old\n");
+      expect((await readdir(dir)).sort()).to.deep.equal(["a.csv", "blocker"]);
+    }));
+
+  it("names the folder when the output folder is not writable", async function () {
+    if (process.getuid?.() === 0) {
+      // root ignores permission bits; a file in the way of the folder fails for everyone.
+      await withTmp(async (dir) => {
+        await writeFile(join(dir, "blocked"), "");
+        let caught: unknown;
+        try {
+          await writeFileAtomic(join(dir, "blocked", "out.csv"), "x");
+        } catch (err) {
+          caught = err;
+        }
+        expect(caught).to.be.instanceOf(InputError);
+        expect((caught as Error).message).to.contain(join(dir, "blocked"));
+      });
+      return;
+    }
+    await withTmp(async (dir) => {
+      await chmod(dir, 0o555);
+      let caught: unknown;
+      try {
+        await writeFileAtomic(join(dir, "out.csv"), "x");
+      } catch (err) {
+        caught = err;
+      }
+      await chmod(dir, 0o755);
+      expect(caught).to.be.instanceOf(InputError);
+    });
+  });
+
+  it("swaps a whole folder in, replacing the previous one", () =>
+    withTmp(async (dir) => {
+      const out = join(dir, "models", "2026-11-20");
+      await replaceDirAtomic(out, async (tmp) => writeFile(join(tmp, "v1"), "1"));
+      await replaceDirAtomic(out, async (tmp) => writeFile(join(tmp, "v2"), "2"));
+      expect(await readdir(out)).to.deep.equal(["v2"]);
+      expect(await readdir(join(dir, "models"))).to.deep.equal(["2026-11-20"]);
+    }));
+
+  it("keeps the previous folder when filling the new one fails", () =>
+    withTmp(async (dir) => {
+      const out = join(dir, "m");
+      await replaceDirAtomic(out, async (tmp) => writeFile(join(tmp, "good"), "1"));
+      let caught: unknown;
+      try {
+        await replaceDirAtomic(out, async (tmp) => {
+          await writeFile(join(tmp, "half"), "1");
+          throw new Error("boom");
+        });
+      } catch (err) {
+        caught = err;
+      }
+      expect((caught as Error).message).to.equal("boom");
+      expect(await readdir(out)).to.deep.equal(["good"]);
+      expect(await readdir(dir)).to.deep.equal(["m"]);
+    }));
+});

@@ -1,0 +1,149 @@
+// Runs the real images, as the DAGs do, on a temporary data folder: generate -> prepare -> split -> train ->
+// validate -> predict, and checks every output.
+import { expect } from "chai";
+import { execa } from "execa";
+import { chmod, mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const PREFIX = process.env.IMAGE_PREFIX ?? "airflow-ml-dags";
+const VERSION = process.env.IMAGE_VERSION ?? "dev";
+const STAGES = ["generate", "prepare", "train", "validate", "predict"] as const;
+const DS = "2026-11-20";
+const ROWS = 3000;
+
+const image = (stage: string) => `${PREFIX}/${stage}:${VERSION}`;
+
+let dataDir = "";
+
+async function run(stage: (typeof STAGES)[number], ...args: string[]) {
+  const r = await execa("docker", ["run", "--rm", "-v", `${dataDir}:/data`, image(stage), ...args], { reject: false });
+  const stdoutLines = r.stdout.trim().split("\n").filter(Boolean);
+  const stderrLines = r.stderr.trim().split("\n").filter(Boolean);
+  return {
+    code: r.exitCode,
+    stdout: r.stdout,
+    stderrLines,
+    result: () => {
+      if (r.exitCode !== 0) throw new Error(`${stage} exited ${r.exitCode}: ${r.stderr.slice(-2000)}`);
+      return JSON.parse(stdoutLines.at(-1) ?? "null") as Record<string, unknown>;
+    },
+  };
+}
+
+async function csv(path: string) {
+  const [header, ...rows] = (await readFile(join(dataDir, path), "utf8")).trimEnd().split("\n");
+  return { header: (header ?? "").split(","), rows: rows.map((r) => r.split(",")) };
+}
+
+const exists = (p: string) => stat(join(dataDir, p)).then(() => true, () => false);
+
+describe("stage images", () => {
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), "aml-smoke-"));
+    // Task containers run as the unprivileged `node` user; the host folder must let it write.
+    await chmod(dataDir, 0o777);
+  });
+  after(() => rm(dataDir, { recursive: true, force: true }));
+
+  for (const stage of STAGES) {
+    it(`${stage}: --help works and the image runs as a non-root user`, async () => {
+      const help = await run(stage, "--help");
+      expect(help.code, help.stderrLines.join("\n")).to.equal(0);
+      expect(help.stdout).to.match(/Usage:/);
+      const { stdout } = await execa("docker", ["image", "inspect", "--format", "{{.Config.User}}", image(stage)]);
+      expect(stdout.trim()).to.not.be.oneOf(["", "root", "0"]);
+    });
+  }
+
+  describe("the whole chain", () => {
+    it("generate writes data and target, byte-identical on a rerun", async () => {
+      const res = (await run("generate", "--ds", DS, "--rows", String(ROWS))).result();
+      expect(res).to.include({ status: "ok", rows: ROWS });
+      const data = await csv(`raw/${DS}/data.csv`);
+      const target = await csv(`raw/${DS}/target.csv`);
+      expect(data.header[0]).to.equal("id");
+      expect(data.header.length).to.be.greaterThan(2);
+      expect(data.rows).to.have.length(ROWS);
+      expect(target.header).to.deep.equal(["id", "target"]);
+      expect(target.rows.map((r) => r[0])).to.deep.equal(data.rows.map((r) => r[0]));
+      const first = await readFile(join(dataDir, `raw/${DS}/data.csv`));
+      (await run("generate", "--ds", DS, "--rows", String(ROWS))).result();
+      expect((await readFile(join(dataDir, `raw/${DS}/data.csv`))).equals(first)).to.equal(true);
+    });
+
+    it("prepare joins data and target into train_data.csv", async () => {
+      const res = (await run("prepare", "prepare", "--ds", DS)).result();
+      expect(res.status).to.equal("ok");
+      const prepared = await csv(`processed/${DS}/train_data.csv`);
+      const data = await csv(`raw/${DS}/data.csv`);
+      expect(prepared.header).to.deep.equal([...data.header, "target"]);
+      expect(prepared.rows.length).to.be.within(ROWS * 0.95, ROWS);
+      for (const r of prepared.rows) expect(r.at(-1)).to.be.oneOf(["0", "1"]);
+    });
+
+    it("split makes disjoint, stratified train and val sets", async () => {
+      (await run("prepare", "split", "--ds", DS, "--val-fraction", "0.2")).result();
+      const all = await csv(`processed/${DS}/train_data.csv`);
+      const train = await csv(`processed/${DS}/train.csv`);
+      const val = await csv(`processed/${DS}/val.csv`);
+      expect(train.rows.length + val.rows.length).to.equal(all.rows.length);
+      expect(val.rows.length).to.be.closeTo(all.rows.length * 0.2, 2);
+      const trainIds = new Set(train.rows.map((r) => r[0]));
+      expect(val.rows.filter((r) => trainIds.has(r[0]))).to.deep.equal([]);
+      const rate = (rows: string[][]) => rows.filter((r) => r.at(-1) === "1").length / rows.length;
+      expect(rate(val.rows)).to.be.closeTo(rate(all.rows), 0.01);
+    });
+
+    for (const family of ["logreg", "tree", "mlp"]) {
+      it(`${family}: train -> validate -> predict`, async () => {
+        const trained = (await run("train", "--ds", DS, "--model", family, "--epochs", "5")).result();
+        expect(trained.status).to.equal("ok");
+        const files = await readdir(join(dataDir, `models/${DS}`));
+        expect(files).to.include.members(["preprocess.json", "manifest.json"]);
+        expect(files).to.include.members(family === "tree" ? ["tree.json"] : ["model.json", "weights.bin"]);
+        const manifest = JSON.parse(await readFile(join(dataDir, `models/${DS}/manifest.json`), "utf8"));
+        expect(manifest).to.include({ ds: DS, family });
+
+        (await run("validate", "--ds", DS)).result();
+        const metrics = JSON.parse(await readFile(join(dataDir, `models/${DS}/metrics.json`), "utf8"));
+        for (const k of ["accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"]) expect(metrics).to.have.property(k);
+        // The generated data is learnable: every family must beat chance clearly.
+        expect(metrics.roc_auc).to.be.greaterThan(0.65);
+        const cm = metrics.confusion_matrix;
+        const val = await csv(`processed/${DS}/val.csv`);
+        expect(cm.tn + cm.fp + cm.fn + cm.tp).to.equal(val.rows.length);
+
+        const predicted = (await run("predict", "--ds", DS, "--model", `models/${DS}`)).result();
+        expect(predicted.status).to.equal("ok");
+        const preds = await csv(`predictions/${DS}/predictions.csv`);
+        const data = await csv(`raw/${DS}/data.csv`);
+        expect(preds.header).to.deep.equal(["id", "probability", "label"]);
+        expect(preds.rows.map((r) => r[0])).to.deep.equal(data.rows.map((r) => r[0]));
+        for (const [, p, label] of preds.rows) {
+          const prob = Number(p);
+          expect(prob).to.be.within(0, 1);
+          expect(label).to.equal(prob >= 0.5 ? "1" : "0");
+        }
+      });
+    }
+  });
+
+  describe("bad input in a real container", () => {
+    it("predict with a missing model folder exits 1 with one line naming it and writes nothing", async () => {
+      const r = await run("predict", "--ds", "2026-11-21", "--model", "models/1999-01-01");
+      expect(r.code).to.equal(1);
+      const last = JSON.parse(r.stderrLines.at(-1) ?? "{}");
+      expect(last.level).to.equal("error");
+      expect(last.msg).to.contain("/data/models/1999-01-01");
+      expect(await exists("predictions/2026-11-21")).to.equal(false);
+    });
+
+    it("generate with a malformed date exits 2 and writes nothing", async () => {
+      const r = await run("generate", "--ds", "2026-13-40");
+      expect(r.code).to.equal(2);
+      expect(JSON.parse(r.stderrLines.at(-1) ?? "{}").msg).to.contain("--ds");
+      expect(await exists("raw/2026-13-40")).to.equal(false);
+    });
+  });
+});
