@@ -1,5 +1,7 @@
 // Bundles a stage into dist/main.cjs. Packages listed in the stage's "dependencies" stay external and are
 // installed in the runtime image; everything else (devDependencies, the shared libraries) is bundled in.
+// "bundle": {"external": [...]} in package.json names modules that are required only on code paths that never
+// run in Node (a library's browser-only branch): left out, not installed.
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
@@ -16,7 +18,7 @@ await esbuild.build({
   platform: "node",
   target: "node22",
   format: "cjs",
-  external: Object.keys(pkg.dependencies ?? {}),
+  external: [...Object.keys(pkg.dependencies ?? {}), ...(pkg.bundle?.external ?? [])],
   legalComments: "none",
   logLevel: "warning",
 });

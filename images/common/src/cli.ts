@@ -96,6 +96,9 @@ function routeConsole(log: Logger): void {
   console.log = console.info = console.debug = (...a: unknown[]) => log.info(format(...a), { source: "console" });
   console.warn = (...a: unknown[]) => log.warn(format(...a), { source: "console" });
   console.error = (...a: unknown[]) => log.error(format(...a), { source: "console" });
+  // Node's own warnings (deprecations) are not failures: alerting and the "one error line" rule must not see them.
+  process.removeAllListeners("warning");
+  process.on("warning", (w) => log.warn(w.message, { source: "node", code: (w as NodeJS.ErrnoException).code }));
 }
 
 /**

@@ -1,0 +1,106 @@
+import { dayNumber, fmt, normal, rng, type Rng } from "@airflow-ml-dags/common";
+
+export interface GenerateOptions {
+  rows: number;
+  features: number;
+  /** Share of feature cells left empty, to exercise the missing-value path downstream. */
+  missingRate: number;
+}
+
+export interface Generated {
+  /** `id, f00 …` CSV text. */
+  data: string;
+  /** `id,target` CSV text, same ids in the same order. */
+  target: string;
+  positives: number;
+  missingCells: number;
+}
+
+/**
+ * Day 0 of the drift clock. A fixed date (never "now") so that a given ds always sees the same world,
+ * and a rerun or a backfill reproduces the day byte for byte.
+ */
+export const EPOCH = "2026-01-01";
+
+/** Feature means wander on a yearly cycle, each feature at its own phase. */
+const MEAN_AMPLITUDE = 0.75;
+const MEAN_PERIOD_DAYS = 365;
+/** The base rate of positives wanders on a shorter cycle, so class balance and features do not move in step. */
+const BALANCE_AMPLITUDE = 0.9;
+const BALANCE_PERIOD_DAYS = 200;
+const BALANCE_OFFSET = -0.2;
+/** A product of two features: invisible to a linear model, so the tree and the MLP have something to find. */
+const INTERACTION = { a: 1, b: 3, weight: 0.8 };
+
+export const featureNames = (n: number) => Array.from({ length: n }, (_, j) => `f${String(j).padStart(2, "0")}`);
+
+/**
+ * The fixed part of the concept: 2 in every 5 features carry signal, with alternating signs and
+ * shrinking strength; the others are noise a model has to learn to ignore.
+ */
+export function weights(features: number): number[] {
+  const informative = Array.from({ length: features }, (_, j) => j).filter((j) => j % 5 === 0 || j % 5 === 2);
+  const w = new Array<number>(features).fill(0);
+  informative.forEach((j, k) => {
+    w[j] = (k % 2 === 0 ? 1 : -1) * (1.1 - (0.6 * k) / Math.max(1, informative.length));
+  });
+  return w;
+}
+
+/** Where the drifting world stands on a day: the feature means and the logit's intercept. */
+export function driftAt(ds: string, features: number): { means: number[]; intercept: number } {
+  const t = dayNumber(ds) - dayNumber(EPOCH);
+  const means = Array.from(
+    { length: features },
+    (_, j) => MEAN_AMPLITUDE * Math.sin(2 * Math.PI * (t / MEAN_PERIOD_DAYS + j / features)),
+  );
+  const intercept = BALANCE_OFFSET + BALANCE_AMPLITUDE * Math.sin((2 * Math.PI * t) / BALANCE_PERIOD_DAYS);
+  return { means, intercept };
+}
+
+/** Ids carry the day, so they stay unique when prepare stacks several days. */
+export const makeId = (ds: string, i: number) => `${ds.replaceAll("-", "")}-${String(i + 1).padStart(6, "0")}`;
+
+const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
+
+/**
+ * One day of data. Every random draw comes from a generator seeded by the ds and the options, drawn
+ * in a fixed order, so the same arguments give the same bytes.
+ */
+export function generate(ds: string, opts: GenerateOptions, onRow: (done: number) => void = () => {}): Generated {
+  const { rows, features, missingRate } = opts;
+  const r: Rng = rng(`generate/${ds}/${rows}/${features}/${missingRate}`);
+  const w = weights(features);
+  const { means, intercept } = driftAt(ds, features);
+  const interaction = features > INTERACTION.b;
+  const names = featureNames(features);
+  // Lines are built directly: ids and numbers never need CSV quoting, and one string per row keeps
+  // memory low for large --rows.
+  const dataLines = [["id", ...names].join(",")];
+  const targetLines = ["id,target"];
+  const x = new Float64Array(features);
+  const cells = new Array<string>(features + 1);
+  let positives = 0;
+  let missingCells = 0;
+  for (let i = 0; i < rows; i++) {
+    let logit = intercept;
+    for (let j = 0; j < features; j++) {
+      x[j] = (means[j] as number) + normal(r);
+      logit += (w[j] as number) * (x[j] as number);
+    }
+    if (interaction) logit += INTERACTION.weight * (x[INTERACTION.a] as number) * (x[INTERACTION.b] as number);
+    const label = r() < sigmoid(logit) ? 1 : 0;
+    positives += label;
+    const id = makeId(ds, i);
+    cells[0] = id;
+    for (let j = 0; j < features; j++) {
+      const missing = missingRate > 0 && r() < missingRate;
+      if (missing) missingCells++;
+      cells[j + 1] = missing ? "" : fmt(x[j] as number);
+    }
+    dataLines.push(cells.join(","));
+    targetLines.push(`${id},${label}`);
+    onRow(i + 1);
+  }
+  return { data: `${dataLines.join("\n")}\n`, target: `${targetLines.join("\n")}\n`, positives, missingCells };
+}

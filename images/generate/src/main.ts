@@ -1,0 +1,5 @@
+import { runCli } from "@airflow-ml-dags/common";
+import { generateCommand } from "./command.ts";
+
+// No top-level await: the bundle is CommonJS. runCli catches every error and sets the exit code.
+void runCli("generate", generateCommand);

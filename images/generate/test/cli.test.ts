@@ -1,0 +1,75 @@
+import { expect } from "chai";
+import { readdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { runGenerate, withTmp } from "./helpers.ts";
+
+const listAll = async (dir: string): Promise<string[]> =>
+  (await readdir(dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+
+describe("generate CLI", () => {
+  it("writes raw/{ds}/data.csv and target.csv and prints one JSON result line", () =>
+    withTmp(async (dir) => {
+      const r = runGenerate("--ds", "2026-11-20", "--rows", "40", "--data-dir", dir);
+      expect(r.code).to.equal(0);
+      expect(r.stdout).to.have.length(1);
+      const result = JSON.parse(r.stdout[0] as string);
+      const data = join(dir, "raw/2026-11-20/data.csv");
+      const target = join(dir, "raw/2026-11-20/target.csv");
+      expect(result).to.include({ status: "ok", stage: "generate", ds: "2026-11-20", rows: 40, features: 20 });
+      expect(result.outputs).to.deep.equal([data, target]);
+      const labels = (await readFile(target, "utf8")).trim().split("\n").slice(1).map((l) => Number(l.split(",")[1]));
+      expect(result.positive_rate).to.equal(labels.filter((v) => v === 1).length / 40);
+      expect((await readFile(data, "utf8")).trim().split("\n")).to.have.length(41);
+      expect(await listAll(dir)).to.have.members([data, target]);
+      for (const line of r.stderr) expect(() => JSON.parse(line), line).not.to.throw();
+      expect(r.stderr.map((l) => JSON.parse(l).msg)).to.include("rows generated");
+    }));
+
+  it("reproduces the same bytes when run again for the same ds, replacing the previous files", () =>
+    withTmp(async (dir) => {
+      const args = ["--ds", "2026-11-20", "--rows", "30", "--data-dir", dir];
+      expect(runGenerate(...args).code).to.equal(0);
+      const first = await readFile(join(dir, "raw/2026-11-20/data.csv"));
+      expect(runGenerate(...args).code).to.equal(0);
+      expect((await readFile(join(dir, "raw/2026-11-20/data.csv"))).equals(first)).to.equal(true);
+      expect(await listAll(dir)).to.have.length(2);
+    }));
+
+  for (const [label, args, expected] of [
+    ["an impossible date", ["--ds", "2026-13-40"], '--ds: expected a date YYYY-MM-DD, got "2026-13-40"'],
+    ["a missing --ds", [], "--ds is required"],
+    ["zero rows", ["--ds", "2026-11-20", "--rows", "0"], "--rows: expected an integer in [1"],
+    ["rows not a number", ["--ds", "2026-11-20", "--rows", "many"], '--rows: expected an integer, got "many"'],
+    ["a missing rate above the range", ["--ds", "2026-11-20", "--missing-rate", "2"], "--missing-rate"],
+    ["an unknown option", ["--ds", "2026-11-20", "--colour", "red"], "--colour"],
+  ] as const) {
+    it(`exits 2 with one error line and writes nothing on ${label}`, () =>
+      withTmp(async (dir) => {
+        const r = runGenerate(...args, "--data-dir", dir);
+        expect(r.code).to.equal(2);
+        expect(r.stdout).to.deep.equal([]);
+        expect(r.errors).to.have.length(1);
+        expect(r.errors[0].msg).to.contain(expected);
+        expect(await readdir(dir)).to.deep.equal([]);
+      }));
+  }
+
+  it("exits 1 with one line naming the folder when the output folder cannot be created, and writes nothing", () =>
+    withTmp(async (dir) => {
+      // A file where the data folder should be: fails for root too, unlike a permission bit.
+      const blocked = join(dir, "data");
+      await writeFile(blocked, "not a folder");
+      const r = runGenerate("--ds", "2026-11-20", "--rows", "10", "--data-dir", blocked);
+      expect(r.code).to.equal(1);
+      expect(r.stdout).to.deep.equal([]);
+      expect(r.errors).to.have.length(1);
+      expect(r.errors[0].msg).to.match(new RegExp(`^${join(blocked, "raw")}: cannot create output folder`));
+      expect(await readdir(dir)).to.deep.equal(["data"]);
+    }));
+
+  it("prints help with every option", () => {
+    const r = runGenerate("--help");
+    expect(r.code).to.equal(0);
+    for (const opt of ["--ds", "--rows", "--features", "--missing-rate", "--data-dir"]) expect(r.stdout.join("\n")).to.contain(opt);
+  });
+});

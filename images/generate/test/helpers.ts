@@ -1,0 +1,69 @@
+import { spawnSync } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const main = fileURLToPath(new URL("../src/main.ts", import.meta.url));
+
+/** Runs the CLI as the image does, in a child process, and splits its output into lines. */
+export function runGenerate(...args: string[]) {
+  const r = spawnSync(process.execPath, ["--import", "tsx", main, ...args], { encoding: "utf8" });
+  const stdout = r.stdout.trim().split("\n").filter(Boolean);
+  const stderr = r.stderr.trim().split("\n").filter(Boolean);
+  return { code: r.status, stdout, stderr, errors: stderr.map((l) => JSON.parse(l)).filter((l) => l.level === "error") };
+}
+
+export async function withTmp<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), "aml-generate-"));
+  try {
+    return await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The numeric cells of a generated data.csv text, NaN where empty, and the labels of its target.csv. */
+export function parse(data: string, target: string) {
+  const [header, ...lines] = data.trim().split("\n");
+  const rows = lines.map((l) => l.split(",").slice(1).map((c) => (c === "" ? Number.NaN : Number(c))));
+  const ids = lines.map((l) => l.split(",")[0] as string);
+  const targetLines = target.trim().split("\n").slice(1);
+  const labels = targetLines.map((l) => Number(l.split(",")[1]));
+  const targetIds = targetLines.map((l) => l.split(",")[0] as string);
+  return { header: (header as string).split(","), ids, rows, labels, targetIds };
+}
+
+export const column = (rows: number[][], j: number) => rows.map((r) => r[j] as number).filter((v) => !Number.isNaN(v));
+export const mean = (xs: number[]) => xs.reduce((s, v) => s + v, 0) / xs.length;
+
+export function correlation(xs: number[], ys: number[]): number {
+  const mx = mean(xs);
+  const my = mean(ys);
+  let sxy = 0;
+  let sxx = 0;
+  let syy = 0;
+  xs.forEach((x, i) => {
+    const dx = x - mx;
+    const dy = (ys[i] as number) - my;
+    sxy += dx * dy;
+    sxx += dx * dx;
+    syy += dy * dy;
+  });
+  return sxy / Math.sqrt(sxx * syy);
+}
+
+/** ROC AUC by ranks (Mann–Whitney); the scores here have no ties worth caring about. */
+export function rocAuc(scores: number[], labels: number[]): number {
+  const order = scores.map((_, i) => i).sort((a, b) => (scores[a] as number) - (scores[b] as number));
+  let rankSum = 0;
+  let pos = 0;
+  order.forEach((i, rank) => {
+    if (labels[i] === 1) {
+      rankSum += rank + 1;
+      pos++;
+    }
+  });
+  const neg = labels.length - pos;
+  return (rankSum - (pos * (pos + 1)) / 2) / (pos * neg);
+}

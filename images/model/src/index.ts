@@ -1,0 +1,5 @@
+export * from "./hyperparams.ts";
+export * from "./model.ts";
+export * from "./preprocess.ts";
+export { MODEL_JSON, WEIGHTS_BIN } from "./network.ts";
+export { TREE_JSON } from "./tree.ts";

@@ -1,0 +1,173 @@
+// The tfjs families: logistic regression (one sigmoid unit) and an MLP (one relu hidden layer).
+import * as tf from "@tensorflow/tfjs";
+import { InputError, rng, shuffle, type Logger } from "@airflow-ml-dags/common";
+import type { Hyperparams } from "./hyperparams.ts";
+
+export const MODEL_JSON = "model.json";
+export const WEIGHTS_BIN = "weights.bin";
+
+/**
+ * The pure-JS CPU backend: tfjs-node cannot be installed everywhere, the WASM backend is slow in Node,
+ * and one backend everywhere means training and scoring compute the same floats.
+ */
+export async function useCpu(): Promise<void> {
+  if (tf.getBackend() !== "cpu" && !(await tf.setBackend("cpu"))) throw new Error("tfjs: the cpu backend is not available");
+  await tf.ready();
+}
+
+/** Explicit names: tfjs numbers unnamed layers per process, which would make saved files differ between runs. */
+export function buildNetwork(hp: Hyperparams, inputs: number): tf.LayersModel {
+  const regularizer = hp.l2 > 0 ? () => tf.regularizers.l2({ l2: hp.l2 }) : () => undefined;
+  const model = tf.sequential({ name: hp.family });
+  if (hp.family === "mlp") {
+    model.add(
+      tf.layers.dense({
+        name: "hidden",
+        inputShape: [inputs],
+        units: hp.hidden,
+        activation: "relu",
+        kernelInitializer: tf.initializers.heNormal({ seed: hp.seed }),
+        kernelRegularizer: regularizer(),
+      }),
+    );
+  }
+  model.add(
+    tf.layers.dense({
+      name: "output",
+      ...(hp.family === "mlp" ? {} : { inputShape: [inputs] }),
+      units: 1,
+      activation: "sigmoid",
+      // A different stream from the hidden layer's, still fixed by the seed.
+      kernelInitializer: tf.initializers.glorotUniform({ seed: hp.seed + 1 }),
+      kernelRegularizer: regularizer(),
+    }),
+  );
+  model.compile({ optimizer: tf.train.adam(hp.learningRate), loss: "binaryCrossentropy" });
+  return model;
+}
+
+/**
+ * Fits epoch by epoch with our own seeded shuffle: tfjs's `shuffle: true` draws from an unseeded
+ * generator, so two runs would not give the same weights.
+ */
+export async function fitNetwork(
+  model: tf.LayersModel,
+  x: Float32Array,
+  y: Uint8Array,
+  hp: Hyperparams,
+  log: Logger,
+  onEpoch?: (epoch: number, loss: number) => void,
+): Promise<number[]> {
+  const n = y.length;
+  const d = x.length / n;
+  const order = Array.from({ length: n }, (_, i) => i);
+  const random = rng(`shuffle:${hp.seed}`);
+  const xs = new Float32Array(x.length);
+  const ys = new Float32Array(n);
+  const losses: number[] = [];
+  for (let epoch = 1; epoch <= hp.epochs; epoch++) {
+    shuffle(order, random);
+    order.forEach((src, i) => {
+      xs.set(x.subarray(src * d, (src + 1) * d), i * d);
+      ys[i] = y[src] as number;
+    });
+    const xt = tf.tensor2d(xs, [n, d]);
+    const yt = tf.tensor2d(ys, [n, 1]);
+    let loss: number;
+    try {
+      const h = await model.fit(xt, yt, { epochs: 1, batchSize: hp.batchSize, shuffle: false, verbose: 0 });
+      loss = Number(h.history.loss?.[0]);
+    } finally {
+      xt.dispose();
+      yt.dispose();
+    }
+    if (!Number.isFinite(loss)) throw new Error(`training diverged at epoch ${epoch} (loss ${loss}): try a smaller --learning-rate`);
+    losses.push(loss);
+    log.info("epoch", { epoch, epochs: hp.epochs, loss });
+    onEpoch?.(epoch, loss);
+  }
+  return losses;
+}
+
+/** Rows at a time, so scoring a large file does not hold every activation at once. */
+const SCORE_CHUNK = 16_384;
+
+export function scoreNetwork(model: tf.LayersModel, x: Float32Array, rows: number): Float64Array {
+  const d = rows ? x.length / rows : 0;
+  const out = new Float64Array(rows);
+  for (let start = 0; start < rows; start += SCORE_CHUNK) {
+    const m = Math.min(SCORE_CHUNK, rows - start);
+    const p = tf.tidy(() => {
+      const input = tf.tensor2d(x.subarray(start * d, (start + m) * d), [m, d]);
+      return (model.predict(input, { batchSize: m }) as tf.Tensor).dataSync();
+    });
+    out.set(p, start);
+  }
+  return out;
+}
+
+/** model.json in the layout tfjs's own file handlers write, so `tf.loadLayersModel("file://…")` also reads it. */
+export async function networkFiles(model: tf.LayersModel): Promise<{ name: string; data: string | Uint8Array }[]> {
+  let files: { name: string; data: string | Uint8Array }[] = [];
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      const weights = tf.io.CompositeArrayBuffer.join(artifacts.weightData);
+      const modelJson: tf.io.ModelJSON = {
+        modelTopology: artifacts.modelTopology as {},
+        format: artifacts.format as string,
+        generatedBy: artifacts.generatedBy as string,
+        convertedBy: artifacts.convertedBy ?? null,
+        weightsManifest: [{ paths: [`./${WEIGHTS_BIN}`], weights: artifacts.weightSpecs ?? [] }],
+        ...(artifacts.trainingConfig ? { trainingConfig: artifacts.trainingConfig } : {}),
+      };
+      files = [
+        { name: MODEL_JSON, data: `${JSON.stringify(modelJson)}\n` },
+        { name: WEIGHTS_BIN, data: new Uint8Array(weights) },
+      ];
+      return { modelArtifactsInfo: { dateSaved: new Date(0), modelTopologyType: "JSON", weightDataBytes: weights.byteLength } };
+    }),
+  );
+  return files;
+}
+
+const byteSize: Record<string, number> = { float32: 4, int32: 4, bool: 1 };
+
+/**
+ * Reads model.json + weights.bin (already in memory). Every way they can be broken ends in an
+ * InputError naming the file, never in a tfjs stack trace.
+ */
+export async function loadNetwork(modelPath: string, modelText: string, weightsPath: string, weights: Uint8Array): Promise<tf.LayersModel> {
+  let json: tf.io.ModelJSON;
+  try {
+    json = JSON.parse(modelText) as tf.io.ModelJSON;
+  } catch (err) {
+    throw new InputError(modelPath, `not valid JSON (${(err as Error).message})`);
+  }
+  if (typeof json !== "object" || json === null || typeof json.modelTopology !== "object" || !Array.isArray(json.weightsManifest)) {
+    throw new InputError(modelPath, "not a tfjs layers model (no modelTopology or weightsManifest)");
+  }
+  const specs = tf.io.getWeightSpecs(json.weightsManifest);
+  let expected = 0;
+  for (const s of specs) {
+    const size = byteSize[s.dtype];
+    if (!size || !Array.isArray(s.shape)) throw new InputError(modelPath, `weight "${s.name}": unsupported dtype "${s.dtype}"`);
+    expected += size * s.shape.reduce((a, b) => a * b, 1);
+  }
+  if (weights.byteLength !== expected) {
+    throw new InputError(weightsPath, `has ${weights.byteLength} bytes, ${MODEL_JSON} describes ${expected}`);
+  }
+  await useCpu();
+  try {
+    const buffer = weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength) as ArrayBuffer;
+    return await tf.loadLayersModel(tf.io.fromMemory(tf.io.getModelArtifactsForJSONSync(json, specs, buffer)));
+  } catch (err) {
+    throw new InputError(modelPath, `cannot load the model (${(err as Error).message.split("\n")[0]})`);
+  }
+}
+
+/** The number of inputs and of Dense layers, to check a loaded network against its manifest. */
+export function networkShape(model: tf.LayersModel): { inputs: number; layers: number; outputs: number } {
+  const input = model.inputs[0]?.shape ?? [];
+  const output = model.outputs[0]?.shape ?? [];
+  return { inputs: Number(input[1]), layers: model.layers.length, outputs: Number(output[1]) };
+}

@@ -1,0 +1,112 @@
+import { readFile, stat, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { expect } from "chai";
+import { dataPaths, readCsv, toFrame } from "@airflow-ml-dags/common";
+import { loadModel, saveModel, trainModel } from "@airflow-ml-dags/model";
+import { expectFailure, runStage, writeFrameCsv } from "../../model/test/cli.ts";
+import { quick, tempDir } from "../../model/test/helpers.ts";
+import { memoryLogger, synthetic } from "../../model/test/synthetic.ts";
+
+const PKG = resolve(import.meta.dirname, "..");
+const TRAINED = "2026-03-01";
+const DS = "2026-03-02";
+const MODEL = `models/${TRAINED}`;
+
+const exists = (path: string) => stat(path).then(() => true, () => false);
+
+describe("predict CLI", () => {
+  let dataDir: string;
+  let cleanup: () => Promise<void>;
+  const paths = () => dataPaths(dataDir, DS);
+  const predict = (ds: string, ...args: string[]) => runStage(PKG, ["--ds", ds, "--data-dir", dataDir, ...args]);
+  // Ids that do not sort like the rows, and missing cells: the output must keep the data's order and score every row.
+  const { target: _, ...data } = synthetic({ rows: 120, seed: "predict-data", missing: 0.1 });
+  data.ids = data.ids.map((id, i) => `${(i * 7919) % 1000}-${id}`);
+
+  before(async () => {
+    ({ dir: dataDir, cleanup } = await tempDir());
+    const trained = await trainModel(synthetic({ rows: 300, seed: "predict-train" }), quick("mlp"), memoryLogger());
+    await saveModel(join(dataDir, MODEL), trained, { ds: TRAINED, dataSha256: "a" });
+    trained.dispose();
+    await writeFrameCsv(paths().data, data);
+  });
+  after(() => cleanup());
+
+  it("writes one prediction per row, ids in the data's order, probabilities from the model", async () => {
+    const run = await predict(DS, "--model", MODEL);
+    expect(run.code, run.stderr).to.equal(0);
+    expect(run.result).to.include({
+      status: "ok",
+      stage: "predict",
+      ds: DS,
+      rows: 120,
+      modelDir: join(dataDir, MODEL),
+      modelDs: TRAINED,
+      family: "mlp",
+      output: paths().predictions,
+    });
+    const csv = await readCsv(paths().predictions);
+    expect(csv.header).to.deep.equal(["id", "probability", "label"]);
+    expect(csv.rows.map((r) => r[0])).to.deep.equal(data.ids);
+    // The same model scoring the same file in this process; the CSV keeps 6 decimals.
+    const model = await loadModel(join(dataDir, MODEL));
+    const expected = model.predictProba(toFrame(await readCsv(paths().data)));
+    model.dispose();
+    csv.rows.forEach((r, i) => expect(Number(r[1])).to.be.closeTo(expected[i]!, 5e-7));
+    const positives = csv.rows.filter((r) => r[2] === "1").length;
+    expect(positives).to.be.within(1, 119);
+    expect(run.result.positiveRate).to.equal(positives / 120);
+  });
+
+  it("takes an absolute model folder too, and labels follow the threshold", async () => {
+    const rates: number[] = [];
+    for (const threshold of ["0.2", "0.8"]) {
+      const run = await predict(DS, "--model", join(dataDir, MODEL), "--threshold", threshold);
+      expect(run.code, run.stderr).to.equal(0);
+      const { rows } = await readCsv(paths().predictions);
+      for (const [, p, label] of rows) expect(label).to.equal(Number(p) >= Number(threshold) ? "1" : "0");
+      rates.push(run.result.positiveRate as number);
+    }
+    expect(rates[0]).to.be.greaterThan(rates[1]!);
+  });
+
+  describe("failures: exit non-zero, one line, no predictions", () => {
+    it("refuses data with another column set than the model's", async () => {
+      const ds = "2026-03-09";
+      const { target: __, ...wrong } = synthetic({ rows: 10, seed: "wrong", columns: ["f00", "f01", "f02", "g03"] });
+      await writeFrameCsv(dataPaths(dataDir, ds).data, wrong);
+      const run = await predict(ds, "--model", MODEL);
+      expectFailure(run, 1, new RegExp(`^${dataPaths(dataDir, ds).data}: missing columns f03; unexpected columns g03$`));
+      expect(await exists(dataPaths(dataDir, ds).predictionsDir)).to.equal(false);
+    });
+
+    it("refuses data with a target column, or with a bad cell", async () => {
+      const ds = "2026-03-10";
+      const file = dataPaths(dataDir, ds).data;
+      await writeFrameCsv(file, synthetic({ rows: 10, seed: "with-target" }));
+      expectFailure(await predict(ds, "--model", MODEL), 1, /data\.csv: unexpected column "target"$/);
+      const text = await readFile(paths().data, "utf8");
+      await writeFile(file, text.replace(/\n([^,\n]+),[^,\n]*,/, "\n$1,x1,"));
+      expectFailure(await predict(ds, "--model", MODEL), 1, /data\.csv: row 2, column "f00": not a finite number \("x1"\)$/);
+      expect(await exists(dataPaths(dataDir, ds).predictionsDir)).to.equal(false);
+    });
+
+    it("missing model folder", async () => {
+      const ds = "2026-03-11";
+      await writeFrameCsv(dataPaths(dataDir, ds).data, data);
+      expectFailure(await predict(ds, "--model", "models/2020-01-01"), 1, new RegExp(`^${join(dataDir, "models/2020-01-01")}: model folder not found$`));
+      expect(await exists(dataPaths(dataDir, ds).predictionsDir)).to.equal(false);
+    });
+
+    it("missing data.csv", async () => {
+      expectFailure(await predict("2026-04-01", "--model", MODEL), 1, /raw\/2026-04-01\/data\.csv: file not found$/);
+      expect(await exists(dataPaths(dataDir, "2026-04-01").predictionsDir)).to.equal(false);
+    });
+
+    it("bad command line: exit 2", async () => {
+      const [noModel, badThreshold] = await Promise.all([predict(DS), predict(DS, "--model", MODEL, "--threshold", "1.5")]);
+      expectFailure(noModel!, 2, /--model is required/);
+      expectFailure(badThreshold!, 2, /--threshold: expected a number in \[0, 1\]/);
+    });
+  });
+});

@@ -1,0 +1,117 @@
+import { createHash } from "node:crypto";
+import { readdir, readFile, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { expect } from "chai";
+import { dataPaths } from "@airflow-ml-dags/common";
+import { loadModel, type Manifest } from "@airflow-ml-dags/model";
+import { expectFailure, runStage, writeFrameCsv } from "../../model/test/cli.ts";
+import { tempDir } from "../../model/test/helpers.ts";
+import { accuracy, synthetic } from "../../model/test/synthetic.ts";
+
+const PKG = resolve(import.meta.dirname, "..");
+const DS = "2026-03-02";
+const train = (dataDir: string, ...args: string[]) => runStage(PKG, ["--ds", DS, "--data-dir", dataDir, ...args]);
+
+describe("train CLI", () => {
+  let dataDir: string;
+  let cleanup: () => Promise<void>;
+  let paths: ReturnType<typeof dataPaths>;
+  const frame = synthetic({ rows: 300, seed: "train-cli", missing: 0.05 });
+
+  beforeEach(async () => {
+    ({ dir: dataDir, cleanup } = await tempDir());
+    paths = dataPaths(dataDir, DS);
+    await writeFrameCsv(paths.train, frame);
+  });
+  afterEach(() => cleanup());
+
+  it("trains the default MLP and writes a complete model folder", async () => {
+    const run = await train(dataDir, "--epochs", "3");
+    expect(run.code, run.stderr).to.equal(0);
+    expect(run.result).to.include({ status: "ok", stage: "train", ds: DS, family: "mlp", rows: 300, modelDir: paths.modelDir });
+    expect(run.result.finalLoss).to.be.a("number");
+    const files = ["model.json", "weights.bin", "preprocess.json", "manifest.json"];
+    expect(run.result.files).to.have.members(files);
+    expect(await readdir(paths.modelDir)).to.have.members(files);
+    expect(run.logs.filter((l) => l.msg === "epoch").map((l) => l.epoch)).to.deep.equal([1, 2, 3]);
+
+    const manifest = JSON.parse(await readFile(join(paths.modelDir, "manifest.json"), "utf8")) as Manifest;
+    const sha = createHash("sha256").update(await readFile(paths.train)).digest("hex");
+    expect(manifest).to.include({ ds: DS, family: "mlp", rows: 300, dataSha256: sha });
+    expect(manifest.hyperparams).to.include({ epochs: 3, learningRate: 0.01, batchSize: 64, hidden: 32, seed: 42 });
+    expect(manifest.history.finalLoss).to.equal(run.result.finalLoss);
+
+    const model = await loadModel(paths.modelDir);
+    expect(accuracy(model.predictProba(frame), frame.target)).to.be.greaterThan(0.8);
+    model.dispose();
+  });
+
+  it("trains the tree and logistic regression with their options", async () => {
+    const tree = await train(dataDir, "--model", "tree", "--max-depth", "4", "--min-samples", "10");
+    expect(tree.code, tree.stderr).to.equal(0);
+    expect(await readdir(paths.modelDir)).to.have.members(["tree.json", "preprocess.json", "manifest.json"]);
+    const logreg = await train(dataDir, "--model", "logreg", "--epochs", "2", "--l2", "0.01", "--learning-rate", "0.05");
+    expect(logreg.code, logreg.stderr).to.equal(0);
+    expect(await readdir(paths.modelDir)).to.have.members(["model.json", "weights.bin", "preprocess.json", "manifest.json"]);
+    const manifest = JSON.parse(await readFile(join(paths.modelDir, "manifest.json"), "utf8")) as Manifest;
+    expect(manifest.hyperparams).to.include({ family: "logreg", epochs: 2, l2: 0.01, learningRate: 0.05 });
+  });
+
+  it("refuses bad hyperparameters with exit 2 and writes nothing", async () => {
+    const cases: [string[], RegExp][] = [
+      [["--model", "forest"], /--model: expected one of mlp, logreg, tree/],
+      [["--epochs", "0"], /--epochs: expected an integer >= 1/],
+      [["--learning-rate", "0"], /--learning-rate: expected a number > 0/],
+      [["--batch-size", "1.5"], /--batch-size: expected an integer/],
+      [["--l2=-1"], /--l2: expected a number >= 0/],
+      [["--hidden", "many"], /--hidden: expected a number, got "many"/],
+      [["--max-depth", "0"], /--max-depth/],
+      [["--seed", "-3"], /--seed/],
+      [["--bogus", "1"], /Unknown option '--bogus'/],
+    ];
+    for (const [args, problem] of cases) expectFailure(await train(dataDir, ...args), 2, problem);
+    const bad = await runStage(PKG, ["--ds", "2026-02-30", "--data-dir", dataDir]);
+    expectFailure(bad, 2, /--ds: expected a date/);
+    expect(await readdir(dataDir)).to.deep.equal(["processed"]);
+  });
+
+  it("missing train.csv: exit 1, one line naming the file, no model folder", async () => {
+    const run = await runStage(PKG, ["--ds", "2026-03-03", "--data-dir", dataDir]);
+    expectFailure(run, 1, new RegExp(`^${dataPaths(dataDir, "2026-03-03").train}: file not found$`));
+    expect(await readdir(dataDir)).to.deep.equal(["processed"]);
+  });
+
+  it("bad train.csv: exit 1, one line naming the file and the problem, no model folder", async () => {
+    await writeFile(paths.train, (await readFile(paths.train, "utf8")).replace(/\n([^,\n]+),[^,\n]*,/, "\n$1,1e999,"));
+    expectFailure(await train(dataDir), 1, new RegExp(`^${paths.train}: row 2, column "f00": not a finite number`));
+    expect(await readdir(dataDir)).to.deep.equal(["processed"]);
+  });
+
+  it("bad train.csv after a good run: exit 1 and the previous model stays as it was", async () => {
+    const good = await train(dataDir, "--model", "tree");
+    expect(good.code, good.stderr).to.equal(0);
+    const before = await readFile(join(paths.modelDir, "manifest.json"));
+    const text = await readFile(paths.train, "utf8");
+    const lines = text.trimEnd().split("\n");
+    const cases: [string, RegExp][] = [
+      [text.replace(lines[3]!, lines[3]!.replace(/,[^,]*,/, ",abc,")), /row 4, column "f00": not a finite number \("abc"\)/],
+      [lines.map((l) => l.replace(/,[^,]*$/, "")).join("\n"), /missing column "target"/],
+      [[lines[0], ...lines.slice(1).map((l) => l.replace(/,[01]$/, ",0"))].join("\n"), /"target" holds only class 0/],
+      [`${lines[0]}\n`, /no data rows/],
+    ];
+    for (const [content, problem] of cases) {
+      await writeFile(paths.train, content);
+      const run = await train(dataDir, "--model", "tree");
+      expectFailure(run, 1, new RegExp(`^${paths.train}: .*${problem.source}`));
+      expect(await readFile(join(paths.modelDir, "manifest.json"))).to.deep.equal(before);
+      expect(await readdir(join(dataDir, "models"))).to.deep.equal([DS]);
+    }
+  });
+
+  it("a model folder that cannot be written: exit 1, one line", async () => {
+    // A file where the models folder should be.
+    await writeFile(join(dataDir, "models"), "not a folder");
+    const run = await train(dataDir, "--model", "tree");
+    expectFailure(run, 1, new RegExp(`^${join(dataDir, "models")}: cannot create output folder`));
+  });
+});

@@ -1,0 +1,148 @@
+import { cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createLogger, dataPaths, readCsv, toFrame } from "@airflow-ml-dags/common";
+import { DEFAULT_HYPERPARAMS, loadModel, saveModel, trainModel, type Family } from "@airflow-ml-dags/model";
+import { expect } from "chai";
+import { computeMetrics } from "../src/metrics.ts";
+import { type Run, runValidate, syntheticFrame, writeFrameCsv } from "./helpers.ts";
+
+const DS = "2026-03-02";
+const MODEL_DS = "2026-02-23";
+
+const exists = (path: string) =>
+  stat(path).then(
+    () => true,
+    () => false,
+  );
+
+/** A failed run: the exit code, nothing on stdout, and one error line (the last) naming the file. */
+function expectFailure(run: Run, code: number, file: string, problem: RegExp): void {
+  expect(run.code, run.stderr).to.equal(code);
+  expect(run.stdout).to.equal("");
+  const errors = run.logs.filter((l) => l.level === "error");
+  expect(errors, run.stderr).to.have.length(1);
+  expect(run.logs[run.logs.length - 1]).to.equal(errors[0]);
+  expect(errors[0]?.msg).to.include(file);
+  expect(errors[0]?.msg).to.match(problem);
+}
+
+describe("validate CLI", function () {
+  // Each run is a fresh Node process that loads tfjs.
+  this.timeout(120_000);
+
+  let root: string;
+  /** Trained once, copied into each test's data folder. */
+  const models: Partial<Record<Family, string>> = {};
+
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), "validate-test-"));
+    const train = syntheticFrame(300, "train");
+    const quiet = createLogger("test", () => {});
+    for (const family of ["logreg", "tree"] as const) {
+      const trained = await trainModel(train, { ...DEFAULT_HYPERPARAMS, family, epochs: 10, batchSize: 32, maxDepth: 4 }, quiet);
+      models[family] = join(root, "trained", family);
+      await saveModel(models[family] as string, trained, { ds: MODEL_DS, dataSha256: "0".repeat(64) });
+      trained.dispose();
+    }
+  });
+
+  after(() => rm(root, { recursive: true, force: true }));
+
+  let caseNo = 0;
+  /** A data folder with the validation split of DS and, unless told otherwise, a model in models/DS. */
+  async function dataDir(opts: { family?: Family | null; val?: string } = {}) {
+    const dir = join(root, `case-${++caseNo}`);
+    const paths = dataPaths(dir, DS);
+    const family = opts.family === undefined ? "logreg" : opts.family;
+    if (family) await cp(models[family] as string, paths.modelDir, { recursive: true });
+    if (opts.val !== undefined) {
+      await mkdir(paths.processedDir, { recursive: true });
+      await writeFile(paths.val, opts.val);
+    } else {
+      await writeFrameCsv(paths.val, syntheticFrame(120, "val"));
+    }
+    return { dir, paths, metricsPath: join(paths.modelDir, "metrics.json") };
+  }
+
+  it("writes metrics.json next to the model, equal to a recomputation", async () => {
+    const { dir, paths, metricsPath } = await dataDir();
+    const run = await runValidate(["--data-dir", dir, "--ds", DS]);
+    expect(run.code, run.stderr).to.equal(0);
+
+    const written = JSON.parse(await readFile(metricsPath, "utf8"));
+    const model = await loadModel(paths.modelDir);
+    const frame = toFrame(await readCsv(paths.val), { expected: model.columns, withTarget: true });
+    const prob = model.predictProba(frame);
+    model.dispose();
+    expect(written).to.deep.equal({ ds: MODEL_DS, family: "logreg", val_ds: DS, ...computeMetrics(frame.target as Uint8Array, prob, 0.5) });
+
+    // Independent of the metrics module: counts from the probabilities, and a model that learned something.
+    let correct = 0;
+    prob.forEach((q, i) => {
+      if ((q >= 0.5 ? 1 : 0) === frame.target?.[i]) correct++;
+    });
+    expect(written.accuracy).to.equal(correct / 120);
+    expect(written.rows).to.equal(120);
+    const cm = written.confusion_matrix;
+    expect(cm.tn + cm.fp + cm.fn + cm.tp).to.equal(120);
+    expect(written.roc_auc).to.be.greaterThan(0.8);
+
+    const result = JSON.parse(run.stdout.trimEnd().split("\n").pop() as string);
+    expect(result).to.include({ status: "ok", stage: "validate", ds: DS, model_dir: paths.modelDir });
+    expect(result.outputs).to.deep.equal([metricsPath]);
+    expect(result.metrics).to.deep.equal(written);
+    expect(run.logs.every((l) => l.level !== "error")).to.equal(true);
+  });
+
+  it("takes --model-dir relative to the data folder and --threshold", async () => {
+    const { dir, paths } = await dataDir({ family: null });
+    await cp(models.tree as string, join(dir, "models", "candidate"), { recursive: true });
+    const run = await runValidate(["--data-dir", dir, "--ds", DS, "--model-dir", "models/candidate", "--threshold", "0.3"]);
+    expect(run.code, run.stderr).to.equal(0);
+    const written = JSON.parse(await readFile(join(dir, "models", "candidate", "metrics.json"), "utf8"));
+    expect(written).to.include({ ds: MODEL_DS, family: "tree", val_ds: DS, threshold: 0.3, rows: 120 });
+    expect(await exists(paths.modelDir)).to.equal(false);
+  });
+
+  it("fails on a missing val.csv and writes no metrics.json", async () => {
+    const { dir, paths, metricsPath } = await dataDir();
+    await rm(paths.val);
+    const run = await runValidate(["--data-dir", dir, "--ds", DS]);
+    expectFailure(run, 1, paths.val, /file not found/);
+    expect(await exists(metricsPath)).to.equal(false);
+  });
+
+  it("fails on a val.csv whose columns are not the model's and keeps the old metrics.json", async () => {
+    const { dir, paths, metricsPath } = await dataDir({
+      val: "id,f00,f01,f02,f09,target\na,0.1,0.2,0.3,0.4,1\nb,0.5,0.6,0.7,0.8,0\n",
+    });
+    await writeFile(metricsPath, "old\n");
+    const run = await runValidate(["--data-dir", dir, "--ds", DS]);
+    expectFailure(run, 1, paths.val, /missing columns f03; unexpected columns f09/);
+    expect(await readFile(metricsPath, "utf8")).to.equal("old\n");
+  });
+
+  it("fails on a target that is not 0/1, naming the row", async () => {
+    const { dir, paths, metricsPath } = await dataDir({
+      val: "id,f00,f01,f02,f03,target\na,0.1,0.2,0.3,0.4,1\nb,0.5,0.6,0.7,0.8,2\n",
+    });
+    const run = await runValidate(["--data-dir", dir, "--ds", DS]);
+    expectFailure(run, 1, paths.val, /row 3, column "target": target must be 0 or 1, got "2"/);
+    expect(await exists(metricsPath)).to.equal(false);
+  });
+
+  it("fails on a missing model folder", async () => {
+    const { dir, paths, metricsPath } = await dataDir({ family: null });
+    const run = await runValidate(["--data-dir", dir, "--ds", DS]);
+    expectFailure(run, 1, paths.modelDir, /model folder not found/);
+    expect(await exists(metricsPath)).to.equal(false);
+  });
+
+  it("exits 2 on a bad command line", async () => {
+    const { dir, metricsPath } = await dataDir();
+    const run = await runValidate(["--data-dir", dir, "--ds", DS, "--threshold", "1.5"]);
+    expectFailure(run, 2, "--threshold", /expected a number in \[0, 1\], got 1.5/);
+    expect(await exists(metricsPath)).to.equal(false);
+  });
+});
