@@ -31,6 +31,45 @@ $(addprefix build-,$(STAGES)): build-%:
 images: ## List the task images and their sizes
 	@docker images --format '{{.Repository}}:{{.Tag}}\t{{.Size}}' | grep '^$(IMAGE_PREFIX)/' | sort
 
+# ---- the stack (docker compose) ----------------------------------------------------------------------------
+
+ENV_FILE    := .env
+DATA_DIR    ?= data
+COMPOSE     := docker compose --project-directory compose -f compose/docker-compose.yml --env-file $(abspath $(ENV_FILE))
+export IMAGE_VERSION := $(VERSION)
+export IMAGE_PREFIX
+
+$(ENV_FILE):
+	@bash compose/make-env.sh $(ENV_FILE) $(DATA_DIR)
+
+.PHONY: up
+up: $(ENV_FILE) build ## Start Airflow, Postgres and MLflow; the DAGs fill the last week by themselves
+	@bash compose/make-env.sh $(ENV_FILE) $(DATA_DIR)
+	@# Task containers write as uid 1000 and Airflow reads as uid 50000: the data folder must let both in.
+	@chmod a+rwx $(DATA_DIR)
+	DOCKER_GID=$$(stat -c %g /var/run/docker.sock) $(COMPOSE) up -d --build --wait
+	@. ./$(ENV_FILE); echo; \
+	 echo "Airflow: http://localhost:$${AIRFLOW_PORT:-8080}  (user $${AIRFLOW_ADMIN_USER:-admin}, password: AIRFLOW_ADMIN_PASSWORD in $(ENV_FILE))"; \
+	 echo "MLflow:  http://localhost:$${MLFLOW_PORT:-5000}"; \
+	 echo "Data:    $$HOST_DATA_DIR"
+
+.PHONY: down
+down: ## Stop the stack; keeps the database, MLflow runs and the data folder
+	$(COMPOSE) down
+
+.PHONY: clean
+clean: ## Stop the stack and delete its volumes and the data folder
+	$(COMPOSE) down -v --remove-orphans
+	rm -rf $(DATA_DIR)
+
+.PHONY: logs
+logs: ## Follow the stack's logs
+	$(COMPOSE) logs -f
+
+.PHONY: ps
+ps: ## Show the stack's services and their health
+	$(COMPOSE) ps
+
 # ---- node packages -----------------------------------------------------------------------------------------
 
 # Reinstall a package's node_modules only when its lockfile changed.
@@ -58,6 +97,6 @@ test-unit: typecheck ## Unit tests (mocha) of the shared libraries and every ima
 test-smoke: build deps ## Run the built images through generate -> prepare -> split -> train -> validate -> predict
 	cd tests/smoke && IMAGE_PREFIX=$(IMAGE_PREFIX) IMAGE_VERSION=$(VERSION) npx mocha
 
-.PHONY: clean
-clean: ## Remove build outputs and node_modules
+.PHONY: clean-build
+clean-build: ## Remove build outputs and node_modules
 	rm -rf $(addsuffix /node_modules,$(PACKAGES) tests/smoke) $(addsuffix /dist,$(PACKAGES))
