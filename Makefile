@@ -5,6 +5,7 @@ SHELL := /bin/bash
 VERSION     := $(shell cat VERSION)
 GIT_SHA     := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 NODE_IMAGE  ?= node:22-bookworm-slim
+PYTHON_IMAGE ?= python:3.11-slim-bookworm
 IMAGE_PREFIX ?= airflow-ml-dags
 STAGES      := generate prepare train validate predict
 LIBS        := common model
@@ -26,6 +27,11 @@ $(addprefix build-,$(STAGES)): build-%:
 	docker build -q -f images/Dockerfile --build-arg NODE_IMAGE=$(NODE_IMAGE) --build-arg STAGE=$* \
 	  --build-arg VERSION=$(VERSION) --build-arg GIT_SHA=$(GIT_SHA) \
 	  -t $(IMAGE_PREFIX)/$*:$(VERSION) images
+
+# The service images of the stack; `make up` builds them through compose, tests build them here.
+.PHONY: build-mlflow build-airflow
+build-mlflow build-airflow: build-%:
+	docker build -q -f compose/$*/Dockerfile --build-arg PYTHON_IMAGE=$(PYTHON_IMAGE) -t $(IMAGE_PREFIX)/$*:$(VERSION) .
 
 .PHONY: images
 images: ## List the task images and their sizes
@@ -92,6 +98,11 @@ typecheck: deps ## Type-check every TypeScript package (strict)
 .PHONY: test-unit
 test-unit: typecheck ## Unit tests (mocha) of the shared libraries and every image
 	@set -e; for p in $(PACKAGES); do echo "== mocha $$p"; (cd $$p && npx mocha); done
+
+.PHONY: test-mlflow
+test-mlflow: build-mlflow deps ## The MLflow REST client against a real MLflow 3 server it starts
+	cd images/common && MLFLOW_IMAGE=$(IMAGE_PREFIX)/mlflow:$(VERSION) npx mocha --no-config --node-option import=tsx \
+	  --timeout 180000 'test/integration/**/*.test.ts'
 
 .PHONY: test-smoke
 test-smoke: build deps ## Run the built images through generate -> prepare -> split -> train -> validate -> predict

@@ -3,6 +3,7 @@ export * from "./cli.ts";
 export * from "./csv.ts";
 export * from "./errors.ts";
 export * from "./log.ts";
+export * from "./mlflow.ts";
 export * from "./paths.ts";
 export * from "./random.ts";
 export * from "./schema.ts";
