@@ -10,8 +10,6 @@ IMAGE_PREFIX ?= airflow-ml-dags
 STAGES      := generate prepare train validate predict
 LIBS        := common model
 PACKAGES    := $(addprefix images/,$(LIBS) $(STAGES))
-PYTHON      ?= python3
-VENV        := .venv
 
 .PHONY: help
 help: ## Show the targets
@@ -88,8 +86,10 @@ deps: $(addsuffix /node_modules/.package-lock.json,$(PACKAGES) tests/smoke) ## I
 
 # ---- tests -------------------------------------------------------------------------------------------------
 
+include mk/airflow.mk
+
 .PHONY: test
-test: test-unit test-smoke ## Run every test suite (unit, smoke on the built images)
+test: test-unit test-smoke test-mlflow test-dags ## Run every test suite (unit, smoke, MLflow client, DAG runs)
 
 .PHONY: typecheck
 typecheck: deps ## Type-check every TypeScript package (strict)

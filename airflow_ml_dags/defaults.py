@@ -1,0 +1,55 @@
+"""What every DAG of the project shares: default_args and the scheduling that fills the last days in order."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from airflow.sdk import CronTriggerTimetable
+
+from airflow_ml_dags.settings import Settings, load_settings
+
+
+def default_args(settings: Settings | None = None) -> dict[str, Any]:
+    settings = settings or load_settings()
+    return {
+        "owner": "ml",
+        "depends_on_past": False,
+        "retries": settings.task_retries,
+        "retry_delay": timedelta(minutes=1),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=15),
+        "execution_timeout": timedelta(hours=1),
+    }
+
+
+def start_date(settings: Settings | None = None, now: datetime | None = None) -> datetime:
+    """Midnight UTC ``backfill_days - 1`` days ago, so that with catchup a fresh deployment runs the last
+    ``backfill_days`` days (today included) and no more.
+
+    It moves once a day; the scheduler only uses it for DAGs that have no run yet, later runs follow the last one.
+    """
+    settings = settings or load_settings()
+    now = now or datetime.now(UTC)
+    today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return today - timedelta(days=settings.backfill_days - 1)
+
+
+def schedule(cron: str) -> CronTriggerTimetable:
+    """A cron trigger in UTC: the run for ``ds`` starts at ``ds`` itself (no data-interval shift), whatever
+    the deployment's ``create_cron_data_intervals`` says."""
+    return CronTriggerTimetable(cron, timezone="UTC")
+
+
+def dag_args(cron: str, settings: Settings | None = None) -> dict[str, Any]:
+    """Arguments of every DAG: catchup over the last days, one run at a time so days go in order."""
+    settings = settings or load_settings()
+    return {
+        "schedule": schedule(cron),
+        "start_date": start_date(settings),
+        "catchup": True,
+        "max_active_runs": 1,
+        "is_paused_upon_creation": False,
+        "default_args": default_args(settings),
+        "tags": ["airflow-ml-dags"],
+    }

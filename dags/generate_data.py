@@ -1,0 +1,15 @@
+"""generate_data: the day's synthetic classification data, raw/{ds}/data.csv and raw/{ds}/target.csv."""
+
+from airflow.sdk import DAG, Param
+
+from airflow_ml_dags.defaults import dag_args
+from airflow_ml_dags.operators import stage_task
+
+with DAG(
+    dag_id="generate_data",
+    description="Generate the day's raw data (emulates data that keeps arriving)",
+    doc_md=__doc__,
+    params={"rows": Param(5000, type="integer", minimum=1, description="rows to generate for the day")},
+    **dag_args("@daily"),
+) as dag:
+    stage_task("generate", "generate", ["--ds", "{{ ds }}", "--rows", "{{ params.rows }}"])

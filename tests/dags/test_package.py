@@ -1,0 +1,188 @@
+"""The airflow_ml_dags package on its own: settings, paths, the operator factory and the sensor."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from docker.types import Mount
+
+from airflow_ml_dags.defaults import dag_args, start_date
+from airflow_ml_dags.operators import stage_task
+from airflow_ml_dags.paths import container_path, last_days, raw_files
+from airflow_ml_dags.sensors import RawDataSensor, wait_for_raw_data
+from airflow_ml_dags.settings import SettingsError, load_settings
+
+BASE_ENV = {"HOST_DATA_DIR": "/srv/ml/data", "IMAGE_VERSION": "1.2.3"}
+
+
+class TestSettings:
+    def test_defaults(self):
+        s = load_settings(BASE_ENV)
+        assert s.host_data_dir == "/srv/ml/data"
+        assert s.image("train") == "airflow-ml-dags/train:1.2.3"
+        assert s.docker_url == "unix://var/run/docker.sock"
+        assert s.docker_network is None
+        assert s.mlflow_tracking_uri is None
+        assert s.task_retries == 2
+
+    def test_from_environment(self):
+        s = load_settings(
+            {
+                **BASE_ENV,
+                "IMAGE_PREFIX": "registry.example/ml",
+                "DOCKER_URL": "tcp://docker:2375",
+                "DOCKER_NETWORK": "ml_net",
+                "MLFLOW_TRACKING_URI": "http://mlflow:5000",
+                "TASK_RETRIES": "0",
+                "SENSOR_TIMEOUT_SECONDS": "30",
+            }
+        )
+        assert s.image("predict") == "registry.example/ml/predict:1.2.3"
+        assert (s.docker_url, s.docker_network) == ("tcp://docker:2375", "ml_net")
+        assert s.mlflow_tracking_uri == "http://mlflow:5000"
+        assert (s.task_retries, s.sensor_timeout) == (0, 30)
+
+    def test_docker_host_is_the_fallback_url(self):
+        assert load_settings({**BASE_ENV, "DOCKER_HOST": "tcp://engine:2376"}).docker_url == "tcp://engine:2376"
+
+    def test_version_defaults_to_the_checkout(self):
+        from airflow_ml_dags.settings import _VERSION_FILE
+
+        expected = _VERSION_FILE.read_text().strip()
+        assert load_settings({"HOST_DATA_DIR": "/d"}).image_version == expected
+
+    @pytest.mark.parametrize(
+        ("env", "message"),
+        [
+            ({"HOST_DATA_DIR": "data"}, "HOST_DATA_DIR: expected an absolute path"),
+            ({"TASK_RETRIES": "two"}, "TASK_RETRIES: expected an integer"),
+            ({"SENSOR_POKE_INTERVAL_SECONDS": "0"}, "SENSOR_POKE_INTERVAL_SECONDS: expected at least 1"),
+        ],
+    )
+    def test_bad_values_name_the_variable(self, env, message):
+        with pytest.raises(SettingsError, match=message):
+            load_settings({**BASE_ENV, **env})
+
+    def test_unknown_stage(self):
+        with pytest.raises(SettingsError, match="unknown stage 'score'"):
+            load_settings(BASE_ENV).image("score")
+
+
+class TestPaths:
+    def test_last_days_cross_a_month_oldest_first(self):
+        assert last_days("2026-12-02", 3) == ["2026-11-30", "2026-12-01", "2026-12-02"]
+
+    def test_last_days_cross_a_leap_day(self):
+        assert last_days("2028-03-01", 2) == ["2028-02-29", "2028-03-01"]
+
+    def test_last_days_needs_one(self):
+        with pytest.raises(ValueError, match="days: expected at least 1"):
+            last_days("2026-11-20", 0)
+
+    def test_raw_files(self):
+        assert raw_files("2026-11-20", 2, ("data.csv", "target.csv")) == [
+            "raw/2026-11-19/data.csv",
+            "raw/2026-11-19/target.csv",
+            "raw/2026-11-20/data.csv",
+            "raw/2026-11-20/target.csv",
+        ]
+
+    def test_container_path(self):
+        assert container_path("models/2026-11-20") == "/data/models/2026-11-20"
+        assert container_path(" models/2026-11-20/ ") == "/data/models/2026-11-20"
+
+    @pytest.mark.parametrize("bad", ["/srv/ml/data/models/x", "../models/x", "models/../../etc", "", "."])
+    def test_container_path_refuses_other_path_spaces(self, bad):
+        with pytest.raises(ValueError, match="expected a path relative to the data folder"):
+            container_path(bad)
+
+
+class TestFactory:
+    def test_docker_operator_arguments(self):
+        s = load_settings({**BASE_ENV, "DOCKER_NETWORK": "ml_net", "MLFLOW_TRACKING_URI": "http://mlflow:5000"})
+        op = stage_task("split", "prepare", ["split", "--ds", "{{ ds }}"], settings=s)
+        assert op.image == "airflow-ml-dags/prepare:1.2.3"
+        assert op.command == ["split", "--ds", "{{ ds }}", "--data-dir", "/data"]
+        assert op.mounts == [Mount(target="/data", source="/srv/ml/data", type="bind")]
+        assert op.mount_tmp_dir is False
+        assert op.auto_remove == "success"
+        assert op.network_mode == "ml_net"
+        assert op.environment == {"MLFLOW_TRACKING_URI": "http://mlflow:5000"}
+        assert op.do_xcom_push is True
+        assert op.tty is True
+
+    def test_no_mlflow_no_environment(self):
+        op = stage_task("generate", "generate", ["--ds", "{{ ds }}"], settings=load_settings(BASE_ENV))
+        assert op.environment == {}
+        assert op.network_mode is None
+
+    def test_unknown_stage_is_refused(self):
+        with pytest.raises(SettingsError):
+            stage_task("score", "score", [], settings=load_settings(BASE_ENV))
+
+
+class TestSchedule:
+    def test_start_date_is_midnight_utc_of_the_first_backfilled_day(self):
+        s = load_settings({**BASE_ENV, "BACKFILL_DAYS": "7"})
+        now = datetime(2026, 11, 27, 15, 30, tzinfo=UTC)
+        assert start_date(s, now) == datetime(2026, 11, 21, tzinfo=UTC)
+
+    def test_dag_args(self):
+        args = dag_args("@daily", load_settings({**BASE_ENV, "TASK_RETRIES": "3"}))
+        assert (args["catchup"], args["max_active_runs"]) == (True, 1)
+        assert args["default_args"]["retries"] == 3
+        assert args["schedule"].expression == "0 0 * * *"
+
+
+class TestRawDataSensor:
+    @pytest.fixture
+    def data(self, tmp_path, monkeypatch):
+        monkeypatch.setenv("AIRFLOW_CONN_FS_TEST", json.dumps({"conn_type": "fs", "extra": {"path": str(tmp_path)}}))
+        return tmp_path
+
+    def _touch(self, base, *relative):
+        for r in relative:
+            (base / r).parent.mkdir(parents=True, exist_ok=True)
+            (base / r).write_text("id\n")
+
+    def test_waits_for_every_file_of_every_day(self, data):
+        sensor = RawDataSensor(task_id="s", names=("data.csv", "target.csv"), days="2", fs_conn_id="fs_test")
+        ctx = {"ds": "2026-11-20"}
+        self._touch(data, "raw/2026-11-20/data.csv", "raw/2026-11-20/target.csv", "raw/2026-11-19/data.csv")
+        assert sensor.poke(ctx) is False
+        self._touch(data, "raw/2026-11-19/target.csv")
+        assert sensor.poke(ctx) is True
+
+    def test_a_folder_is_not_a_file(self, data):
+        sensor = RawDataSensor(task_id="s", names=("data.csv",), fs_conn_id="fs_test")
+        (data / "raw/2026-11-20/data.csv").mkdir(parents=True)
+        assert sensor.poke({"ds": "2026-11-20"}) is False
+
+    def test_only_the_run_date_by_default(self, data):
+        sensor = RawDataSensor(task_id="s", names=("data.csv",), fs_conn_id="fs_test")
+        self._touch(data, "raw/2026-11-20/data.csv")
+        assert sensor.poke({"ds": "2026-11-20"}) is True
+        assert sensor.poke({"ds": "2026-11-21"}) is False
+
+    def test_connection_without_a_path_fails_at_once(self, monkeypatch):
+        from airflow.sdk.exceptions import AirflowFailException
+
+        monkeypatch.setenv("AIRFLOW_CONN_FS_EMPTY", json.dumps({"conn_type": "fs"}))
+        sensor = RawDataSensor(task_id="s", names=("data.csv",), fs_conn_id="fs_empty")
+        with pytest.raises(AirflowFailException, match="'fs_empty': expected an absolute 'path' extra"):
+            sensor.poke({"ds": "2026-11-20"})
+
+    def test_bad_days_fails_at_once(self, data):
+        from airflow.sdk.exceptions import AirflowFailException
+
+        sensor = RawDataSensor(task_id="s", names=("data.csv",), days="many", fs_conn_id="fs_test")
+        with pytest.raises(AirflowFailException, match="days: expected an integer, got 'many'"):
+            sensor.poke({"ds": "2026-11-20"})
+
+    def test_helper_reschedules_with_the_settings(self):
+        s = load_settings({**BASE_ENV, "SENSOR_POKE_INTERVAL_SECONDS": "7", "SENSOR_TIMEOUT_SECONDS": "70"})
+        sensor = wait_for_raw_data("w", names=("data.csv",), settings=s)
+        assert sensor.mode == "reschedule"
+        assert (sensor.poke_interval, sensor.timeout) == (7, 70)

@@ -1,0 +1,206 @@
+"""The three DAGs run with dag.test() against the real Docker engine and the images `make build` made.
+
+dag.test() does not raise when a task fails, so every test asserts the states, then the files the tasks wrote
+(in the session's data folder, which HOST_DATA_DIR binds at /data).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from datetime import timedelta
+
+import pytest
+from conftest import DAGS_FOLDER, DATA_DIR, TIMINGS
+
+pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("images", "airflow_db")]
+
+ROWS = 400
+FEATURES = [f"f{i:02d}" for i in range(20)]
+
+
+def _run(dag, logical_date, conf=None, case=""):
+    started = time.perf_counter()
+    dag_run = dag.test(logical_date=logical_date, run_conf=conf)
+    TIMINGS[f"dag.test {dag.dag_id}{case}"] = time.perf_counter() - started
+    states = {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
+    return dag_run, states
+
+
+def _xcom(dag_run, task_id):
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = session.scalars(
+            XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id, task_ids=task_id, key="return_value")
+        ).one()
+        # DockerOperator pushes the container's last output line as a string: the image's JSON result.
+        assert isinstance(row.value, str), row.value
+        return json.loads(row.value)
+
+
+def _csv(relative):
+    with open(DATA_DIR / relative, newline="") as f:
+        rows = list(csv.reader(f))
+    return rows[0], rows[1:]
+
+
+def _set_model_ref(value):
+    from airflow.models.variable import Variable
+
+    Variable.set("model_ref", value)
+
+
+@pytest.fixture(scope="module")
+def logical_date(dagbag):
+    """The second day the DAGs schedule, so that training can take two days (a run for a day before the
+    DAGs' start_date would get no tasks)."""
+    return dagbag.dags["generate_data"].start_date + timedelta(days=1)
+
+
+@pytest.fixture(scope="module")
+def ds(logical_date):
+    return f"{logical_date:%Y-%m-%d}"
+
+
+@pytest.fixture(scope="module")
+def previous_ds(logical_date):
+    return f"{logical_date - timedelta(days=1):%Y-%m-%d}"
+
+
+@pytest.fixture(scope="module")
+def generated(dagbag, logical_date):
+    dag = dagbag.dags["generate_data"]
+    return [
+        _run(dag, logical_date - timedelta(days=1), conf={"rows": ROWS}, case=" (previous day)"),
+        _run(dag, logical_date, conf={"rows": ROWS}),
+    ]
+
+
+@pytest.fixture(scope="module")
+def trained(dagbag, logical_date, generated):
+    return _run(dagbag.dags["train_model"], logical_date, conf={"days": 2}, case=" (days=2)")
+
+
+@pytest.fixture(scope="module")
+def predicted(dagbag, logical_date, ds, trained):
+    _set_model_ref(f"models/{ds}")
+    return _run(dagbag.dags["predict"], logical_date)
+
+
+def test_generate_data(generated, previous_ds, ds):
+    ids = set()
+    for (dag_run, states), day in zip(generated, (previous_ds, ds), strict=True):
+        assert states == {"generate": "success"}
+        assert dag_run.state == "success"
+        header, rows = _csv(f"raw/{day}/data.csv")
+        assert header == ["id", *FEATURES]
+        assert len(rows) == ROWS
+        t_header, targets = _csv(f"raw/{day}/target.csv")
+        assert t_header == ["id", "target"]
+        assert [r[0] for r in targets] == [r[0] for r in rows]
+        assert {r[1] for r in targets} == {"0", "1"}
+        result = _xcom(dag_run, "generate")
+        assert (result["status"], result["stage"], result["ds"]) == ("ok", "generate", day)
+        ids |= {r[0] for r in rows}
+    assert len(ids) == 2 * ROWS
+
+
+def test_train_model(trained, previous_ds, ds):
+    dag_run, states = trained
+    assert states == {t: "success" for t in ("wait_for_raw_data", "prepare", "split", "train", "validate")}
+    assert dag_run.state == "success"
+    columns = ["id", *FEATURES, "target"]
+    header, train_data = _csv(f"processed/{ds}/train_data.csv")
+    assert header == columns
+    # days=2: the rows of both days, each with its own day's target.
+    expected = {}
+    for day in (previous_ds, ds):
+        _, data = _csv(f"raw/{day}/data.csv")
+        _, targets = _csv(f"raw/{day}/target.csv")
+        expected |= {r[0]: t[1] for r, t in zip(data, targets, strict=True)}
+    assert {r[0]: r[-1] for r in train_data} == expected
+    assert len(train_data) == 2 * ROWS
+    train_header, train = _csv(f"processed/{ds}/train.csv")
+    val_header, val = _csv(f"processed/{ds}/val.csv")
+    assert train_header == val_header == columns
+    assert len(train) + len(val) == 2 * ROWS and 0 < len(val) < len(train)
+    assert {r[0] for r in train} | {r[0] for r in val} == {r[0] for r in train_data}
+    model_dir = DATA_DIR / "models" / ds
+    assert {"manifest.json", "preprocess.json", "metrics.json"} <= {p.name for p in model_dir.iterdir()}
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    for key in ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"):
+        assert key in metrics
+    assert 0.0 <= metrics["accuracy"] <= 1.0
+    for task_id in ("prepare", "split", "train", "validate"):
+        assert _xcom(dag_run, task_id)["status"] == "ok"
+
+
+def test_predict(predicted, ds):
+    dag_run, states = predicted
+    assert states == {"wait_for_raw_data": "success", "predict": "success"}
+    assert dag_run.state == "success"
+    header, rows = _csv(f"predictions/{ds}/predictions.csv")
+    assert header == ["id", "probability", "label"]
+    _, data = _csv(f"raw/{ds}/data.csv")
+    assert [r[0] for r in rows] == [r[0] for r in data]
+    for _, probability, label in rows:
+        assert 0.0 <= float(probability) <= 1.0
+        assert label == ("1" if float(probability) >= 0.5 else "0")
+    assert _xcom(dag_run, "predict")["stage"] == "predict"
+
+
+@pytest.mark.parametrize(
+    ("case", "model_ref"),
+    [
+        # A host path names the wrong path space: the container could not see it.
+        ("host path in model_ref", lambda ds: str(DATA_DIR / "models" / ds)),
+        ("no model_ref", None),
+    ],
+)
+def test_predict_fails_without_a_usable_model_ref(dagbag, predicted, logical_date, ds, case, model_ref):
+    """The Variable is read when the task renders: a bad or missing one fails the task, never a green run."""
+    from airflow.models.variable import Variable
+
+    try:
+        if model_ref is None:
+            Variable.delete("model_ref")
+        else:
+            _set_model_ref(model_ref(ds))
+        dag_run, states = _run(dagbag.dags["predict"], logical_date, case=f" ({case})")
+    finally:
+        _set_model_ref(f"models/{ds}")
+    assert states == {"wait_for_raw_data": "success", "predict": "failed"}
+    assert dag_run.state == "failed"
+
+
+def test_sensor_whose_input_never_arrives_fails_by_timeout(logical_date, capfd):
+    """A day with no raw data: the sensor reschedules, then fails by its timeout; nothing downstream runs."""
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.models.taskreschedule import TaskReschedule
+    from airflow.utils.session import create_session
+    from sqlalchemy import func, select
+
+    # A private copy of the DAG: the short timeout must not leak into the other tests.
+    dag = DagBag(dag_folder=str(DAGS_FOLDER)).dags["predict"]
+    sensor = dag.get_task("wait_for_raw_data")
+    sensor.poke_interval, sensor.timeout = 1, 3
+    missing_day = logical_date + timedelta(days=1)  # generated by no test
+    assert not (DATA_DIR / "raw" / f"{missing_day:%Y-%m-%d}").exists()
+
+    dag_run, states = _run(dag, missing_day, case=" (input never arrives)")
+
+    assert states == {"wait_for_raw_data": "failed", "predict": "upstream_failed"}
+    assert dag_run.state == "failed"
+    with create_session() as session:
+        ti = next(t for t in dag_run.get_task_instances(session=session) if t.task_id == "wait_for_raw_data")
+        reschedules = session.scalar(
+            select(func.count()).select_from(TaskReschedule).where(TaskReschedule.ti_id == ti.id)
+        )
+    # Rescheduled at least once, then failed on its timeout: it waited and gave up, it did not crash.
+    assert reschedules >= 1
+    out, err = capfd.readouterr()
+    assert "AirflowSensorTimeout: Sensor has timed out" in out + err
+    assert not (DATA_DIR / "predictions" / f"{missing_day:%Y-%m-%d}").exists()
