@@ -81,19 +81,21 @@ ps: ## Show the stack's services and their health
 	cd $* && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+NODE_TESTS  := tests/smoke tests/e2e
+
 .PHONY: deps
-deps: $(addsuffix /node_modules/.package-lock.json,$(PACKAGES) tests/smoke) ## Install the Node test dependencies
+deps: $(addsuffix /node_modules/.package-lock.json,$(PACKAGES) $(NODE_TESTS)) ## Install the Node test dependencies
 
 # ---- tests -------------------------------------------------------------------------------------------------
 
 include mk/airflow.mk
 
 .PHONY: test
-test: test-unit test-smoke test-mlflow test-dags ## Run every test suite (unit, smoke, MLflow client, DAG runs)
+test: test-unit test-smoke test-mlflow test-dags test-e2e ## Run every test suite (unit, smoke, MLflow, DAG runs, stack e2e)
 
 .PHONY: typecheck
 typecheck: deps ## Type-check every TypeScript package (strict)
-	@set -e; for p in $(PACKAGES) tests/smoke; do echo "tsc $$p"; (cd $$p && npx tsc -p tsconfig.json); done
+	@set -e; for p in $(PACKAGES) $(NODE_TESTS); do echo "tsc $$p"; (cd $$p && npx tsc -p tsconfig.json); done
 
 .PHONY: test-unit
 test-unit: typecheck ## Unit tests (mocha) of the shared libraries and every image
@@ -108,6 +110,10 @@ test-mlflow: build-mlflow deps ## The MLflow REST client against a real MLflow 3
 test-smoke: build deps ## Run the built images through generate -> prepare -> split -> train -> validate -> predict
 	cd tests/smoke && IMAGE_PREFIX=$(IMAGE_PREFIX) IMAGE_VERSION=$(VERSION) npx mocha
 
+.PHONY: test-e2e
+test-e2e: build build-airflow build-mlflow deps ## The compose stack on free ports runs a fixed week by itself; saves UI screenshots
+	cd tests/e2e && IMAGE_PREFIX=$(IMAGE_PREFIX) IMAGE_VERSION=$(VERSION) npx mocha
+
 .PHONY: clean-build
 clean-build: ## Remove build outputs and node_modules
-	rm -rf $(addsuffix /node_modules,$(PACKAGES) tests/smoke) $(addsuffix /dist,$(PACKAGES))
+	rm -rf $(addsuffix /node_modules,$(PACKAGES) $(NODE_TESTS)) $(addsuffix /dist,$(PACKAGES))
