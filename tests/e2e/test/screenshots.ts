@@ -10,18 +10,19 @@ export interface ScreenshotJob {
   url: string;
   user: string;
   password: string;
-  dags: string[];
+  /** Each DAG, with the run whose task states the graph shows (none: the DAG's plain graph). */
+  dags: { dagId: string; runId?: string }[];
   outDir: string;
 }
 
 async function login(page: Page, job: ScreenshotJob): Promise<void> {
   await page.goto(`${job.url}/`, { waitUntil: "networkidle" });
-  const user = page.locator('input[name="username"], input#username').first();
-  if (await user.count()) {
-    await user.fill(job.user);
-    await page.locator('input[name="password"], input#password').first().fill(job.password);
-    await Promise.all([page.waitForLoadState("networkidle"), page.locator('button[type="submit"]').first().click()]);
-  }
+  const user = page.locator('input[name="username"]');
+  await user.fill(job.user);
+  await page.locator('input[name="password"]').fill(job.password);
+  await page.locator('button[type="submit"]').click();
+  // The form goes away only once the token cookie is set; navigating earlier lands back on the login page.
+  await user.waitFor({ state: "detached", timeout: 30_000 });
 }
 
 export async function takeScreenshots(job: ScreenshotJob): Promise<string[]> {
@@ -34,21 +35,22 @@ export async function takeScreenshots(job: ScreenshotJob): Promise<string[]> {
   });
   const saved: string[] = [];
   try {
-    const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+    const page = await browser.newPage({ viewport: { width: 1440, height: 720 } });
     await login(page, job);
     await page.goto(`${job.url}/dags`, { waitUntil: "networkidle" });
-    for (const dag of job.dags) await page.getByText(dag, { exact: true }).first().waitFor({ timeout: 60_000 });
+    for (const { dagId } of job.dags) await page.getByText(dagId, { exact: true }).first().waitFor({ timeout: 60_000 });
     const list = join(job.outDir, "dag-list.png");
     await page.screenshot({ path: list });
     saved.push(list);
-    for (const dag of job.dags) {
-      await page.goto(`${job.url}/dags/${dag}`, { waitUntil: "networkidle" });
-      const graph = page.getByRole("button", { name: /graph/i }).first();
-      if (await graph.count()) await graph.click();
-      // The graph is drawn after its data arrives: wait for the nodes of the DAG's tasks.
+    for (const { dagId, runId } of job.dags) {
+      const path = runId ? `/dags/${dagId}/runs/${encodeURIComponent(runId)}` : `/dags/${dagId}`;
+      await page.goto(`${job.url}${path}`, { waitUntil: "networkidle" });
+      await page.getByRole("button", { name: /show graph/i }).click();
+      // The details panel takes half the width; the graph alone reads better in the README.
+      await page.getByRole("button", { name: /collapse details panel/i }).click();
       await page.locator(".react-flow__node").first().waitFor({ timeout: 60_000 });
       await page.waitForLoadState("networkidle");
-      const file = join(job.outDir, `graph-${dag}.png`);
+      const file = join(job.outDir, `graph-${dagId}.png`);
       await page.screenshot({ path: file });
       saved.push(file);
     }
