@@ -107,8 +107,8 @@ test-mlflow: build-mlflow deps ## The MLflow REST client against a real MLflow 3
 	  --timeout 180000 'test/integration/**/*.test.ts'
 
 .PHONY: test-smoke
-test-smoke: build deps ## Run the built images through generate -> prepare -> split -> train -> validate -> predict
-	cd tests/smoke && IMAGE_PREFIX=$(IMAGE_PREFIX) IMAGE_VERSION=$(VERSION) npx mocha
+test-smoke: build build-mlflow deps ## The built images through the whole chain, and the registry scenario on a real MLflow
+	cd tests/smoke && IMAGE_PREFIX=$(IMAGE_PREFIX) IMAGE_VERSION=$(VERSION) MLFLOW_IMAGE=$(IMAGE_PREFIX)/mlflow:$(VERSION) npx mocha
 
 .PHONY: test-e2e
 test-e2e: build build-airflow build-mlflow deps ## The compose stack on free ports runs a fixed week by itself; saves UI screenshots

@@ -7,3 +7,4 @@ export * from "./mlflow.ts";
 export * from "./paths.ts";
 export * from "./random.ts";
 export * from "./schema.ts";
+export * from "./tracking.ts";

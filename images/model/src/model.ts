@@ -142,6 +142,17 @@ export interface Manifest {
   image?: string;
   imageVersion?: string;
   gitSha?: string;
+  /** The MLflow run that trained it, when MLflow was on: validate logs to it and registers it from there. */
+  runId?: string;
+  experimentId?: string;
+}
+
+export interface SaveOptions {
+  /**
+   * Runs on the complete folder before it replaces the previous one (e.g. to upload it): if it fails,
+   * the previous model stays and the new one is dropped.
+   */
+  beforeCommit?: (tmpDir: string) => Promise<void>;
 }
 
 /**
@@ -151,7 +162,8 @@ export interface Manifest {
 export async function saveModel(
   dir: string,
   trained: TrainedModel,
-  info: { ds: string; dataSha256: string },
+  info: { ds: string; dataSha256: string; run?: { runId: string; experimentId: string } },
+  options: SaveOptions = {},
 ): Promise<{ manifest: Manifest; files: string[] }> {
   const modelFiles =
     trained.core.kind === "network"
@@ -177,6 +189,7 @@ export async function saveModel(
     ...(env.AML_IMAGE ? { image: env.AML_IMAGE } : {}),
     ...(env.AML_IMAGE_VERSION ? { imageVersion: env.AML_IMAGE_VERSION } : {}),
     ...(env.AML_GIT_SHA ? { gitSha: env.AML_GIT_SHA } : {}),
+    ...(info.run ? { runId: info.run.runId, experimentId: info.run.experimentId } : {}),
   };
   const all = [
     ...modelFiles,
@@ -191,6 +204,7 @@ export async function saveModel(
         throw new InputError(join(dir, f.name), `cannot write (${(err as NodeJS.ErrnoException).code ?? err})`);
       }
     }
+    await options.beforeCommit?.(tmp);
   });
   return { manifest, files };
 }
@@ -236,6 +250,9 @@ function parseManifest(path: string, json: unknown): Manifest {
     throw new InputError(path, `"columns" must be a non-empty list of column names`);
   }
   if (typeof m.ds !== "string") throw new InputError(path, `"ds" is missing`);
+  if (m.runId !== undefined && (typeof m.runId !== "string" || m.runId === "")) {
+    throw new InputError(path, `"runId" must be an MLflow run id (a non-empty string)`);
+  }
   return m as Manifest;
 }
 

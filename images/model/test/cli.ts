@@ -15,10 +15,20 @@ export interface Run {
   result: Record<string, unknown>;
 }
 
-/** `node --import tsx src/main.ts …` in `cwd`, the package folder. */
-export function runStage(cwd: string, args: string[]): Promise<Run> {
+/**
+ * The caller's environment without the MLflow variables: a unit test talks to MLflow only when it says
+ * so, whatever the shell that runs the tests has set.
+ */
+export function offlineEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("MLFLOW_")));
+  return { ...env, ...extra };
+}
+
+/** `node --import tsx src/main.ts …` in `cwd`, the package folder; `env` adds variables to offlineEnv(). */
+export function runStage(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ["--import", "tsx", "src/main.ts", ...args], { cwd }, (err, stdout, stderr) => {
+    const options = { cwd, env: offlineEnv(env) };
+    execFile(process.execPath, ["--import", "tsx", "src/main.ts", ...args], options, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === "number" ? err.code : -1) : 0;
       const logs = stderr
         .split("\n")

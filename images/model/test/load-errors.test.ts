@@ -56,6 +56,12 @@ describe("loadModel refuses a broken model folder with one clear line", () => {
     await expectInputError(loadModel(dir), join(dir, "manifest.json"), /unknown model family "forest"/);
   });
 
+  it("manifest with a run id that is not one", async () => {
+    const dir = await copy("tree");
+    await editJson(join(dir, "manifest.json"), (m) => ({ ...m, runId: 42 }));
+    await expectInputError(loadModel(dir), join(dir, "manifest.json"), /"runId" must be an MLflow run id/);
+  });
+
   it("manifest naming another family than the files hold", async () => {
     const tree = await copy("mlp");
     await editJson(join(tree, "manifest.json"), (m) => ({ ...m, family: "tree" }));

@@ -144,6 +144,46 @@ describe("saveModel / loadModel", () => {
       await cleanup();
     }
   });
+
+  it("records the MLflow run and shows beforeCommit the complete folder; a failing hook keeps the old model", async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      const modelDir = join(dir, "m");
+      const tree = await trainModel(train, quick("tree"), memoryLogger());
+      await saveModel(modelDir, tree, { ds: "2026-01-05", dataSha256: "a" });
+      const before = await readAll(modelDir);
+      expect(JSON.parse(before["manifest.json"]!.toString())).to.not.have.any.keys("runId", "experimentId");
+
+      const mlp = await trainModel(train, quick("mlp"), memoryLogger());
+      const run = { runId: "0123abcd", experimentId: "7" };
+      let seen: Record<string, Buffer> = {};
+      const hookFailure = new Error("upload refused");
+      let caught: unknown;
+      try {
+        await saveModel(modelDir, mlp, { ds: "2026-01-12", dataSha256: "b", run }, {
+          beforeCommit: async (tmp) => {
+            seen = await readAll(tmp);
+            throw hookFailure;
+          },
+        });
+      } catch (err) {
+        caught = err;
+      }
+      expect(caught).to.equal(hookFailure);
+      expect(Object.keys(seen)).to.deep.equal(["manifest.json", "model.json", "preprocess.json", "weights.bin"]);
+      expect(JSON.parse(seen["manifest.json"]!.toString())).to.include({ ds: "2026-01-12", ...run });
+      expect(await readAll(modelDir)).to.deep.equal(before);
+      expect(await readdir(dir)).to.deep.equal(["m"]);
+
+      await saveModel(modelDir, mlp, { ds: "2026-01-12", dataSha256: "b", run }, { beforeCommit: async () => {} });
+      mlp.dispose();
+      const loaded = await loadModel(modelDir);
+      expect(loaded.manifest).to.include(run);
+      loaded.dispose();
+    } finally {
+      await cleanup();
+    }
+  });
 });
 
 describe("determinism", () => {

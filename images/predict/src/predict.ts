@@ -1,52 +1,152 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
 import {
   DEFAULT_DATA_DIR,
+  InputError,
+  MlflowClient,
   dataPaths,
   fmt,
   parseDs,
+  parseModelUri,
   readCsv,
   toCsv,
   toFrame,
   underDataDir,
-  writeFileAtomic,
+  writeFilesAtomic,
   type Command,
 } from "@airflow-ml-dags/common";
-import { loadModel } from "@airflow-ml-dags/model";
+import { loadModel, type LoadedModel } from "@airflow-ml-dags/model";
+
+export const PREDICTIONS_MANIFEST = "manifest.json";
+
+/** A loaded model and where it came from, for the predictions manifest. */
+interface Source {
+  model: LoadedModel;
+  /** The registry version, or null for a model folder. */
+  version: string | null;
+  runId: string | null;
+  /** The local folder, or null when the model came from the registry (its temporary folder is gone). */
+  modelDir: string | null;
+}
+
+/** Any `scheme:/…` value: names a URI, not a folder, so it must not be read as a relative path. */
+const URI_RE = /^[A-Za-z][A-Za-z0-9+.-]*:\//;
+
+/**
+ * Downloads the version a `models:/` reference names into a temporary folder under os.tmpdir(), loads
+ * it, and removes the folder: the model is in memory by then. Errors name the reference, not the folder.
+ */
+async function fromRegistry(ref: string): Promise<Source> {
+  const parsed = parseModelUri(ref);
+  if (!process.env.MLFLOW_TRACKING_URI?.trim()) {
+    throw new InputError(ref, "MLFLOW_TRACKING_URI is not set, so the model registry cannot be reached");
+  }
+  const mlflow = MlflowClient.fromEnv();
+  const tmp = await mkdtemp(join(tmpdir(), "predict-model-"));
+  try {
+    const dir = join(tmp, "model");
+    const { version } = await mlflow.downloadModel(parsed.uri, dir);
+    let model: LoadedModel;
+    try {
+      model = await loadModel(dir);
+    } catch (err) {
+      if (err instanceof InputError && err.file.startsWith(dir)) {
+        const where = `models:/${version.name}/${version.version}`;
+        throw new InputError(ref, `${where} ${relative(dir, err.file) || "model folder"}: ${err.problem}`);
+      }
+      throw err;
+    }
+    return { model, version: version.version, runId: version.runId ?? model.manifest.runId ?? null, modelDir: null };
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
 
 export const predictCommand: Command = {
-  summary: "Score raw/{ds}/data.csv with a trained model folder and write predictions/{ds}/predictions.csv (id,probability,label).",
+  summary:
+    "Score raw/{ds}/data.csv with a model folder or a registered model version and write predictions/{ds}/predictions.csv " +
+    "(id,probability,label) and predictions/{ds}/manifest.json (which model scored).",
   options: {
     ds: { help: "run date YYYY-MM-DD" },
-    model: { help: "model folder: absolute, or relative to the data folder (e.g. models/2026-03-02)" },
+    model: {
+      help:
+        "model folder (absolute, or relative to the data folder, e.g. models/2026-03-02), or a registry reference " +
+        "models:/<name>@<alias> or models:/<name>/<version> (needs MLFLOW_TRACKING_URI)",
+    },
     threshold: { help: "label 1 when the probability is at least this", default: "0.5" },
     "data-dir": { help: "data folder", default: DEFAULT_DATA_DIR },
   },
   async run(args, log) {
     const ds = parseDs(args.str("ds"));
     const dataDir = args.str("data-dir");
-    const modelDir = underDataDir(dataDir, args.str("model"));
+    const modelRef = args.str("model");
     const threshold = args.num("threshold", { min: 0, max: 1 });
     const paths = dataPaths(dataDir, ds);
-    const model = await loadModel(modelDir);
-    log.info("model loaded", { modelDir, family: model.family, trainedDs: model.manifest.ds });
-    const frame = toFrame(await readCsv(paths.data), { withTarget: false, expected: model.columns });
-    const proba = model.predictProba(frame);
-    model.dispose();
+
+    let source: Source;
+    if (modelRef.startsWith("models:")) {
+      source = await fromRegistry(modelRef);
+    } else if (URI_RE.test(modelRef)) {
+      throw new InputError(modelRef, "expected a model folder, models:/<name>@<alias> or models:/<name>/<version>");
+    } else {
+      const modelDir = underDataDir(dataDir, modelRef);
+      const model = await loadModel(modelDir);
+      source = { model, version: null, runId: model.manifest.runId ?? null, modelDir };
+    }
+    const { model } = source;
+    log.info("model loaded", {
+      model: modelRef,
+      modelVersion: source.version,
+      runId: source.runId,
+      family: model.family,
+      trainedDs: model.manifest.ds,
+    });
+
+    let proba: Float64Array;
+    let ids: string[];
+    try {
+      const frame = toFrame(await readCsv(paths.data), { withTarget: false, expected: model.columns });
+      proba = model.predictProba(frame);
+      ids = frame.ids;
+    } finally {
+      model.dispose();
+    }
     let positives = 0;
-    const rows = frame.ids.map((id, i) => {
+    const rows = ids.map((id, i) => {
       const p = fmt(proba[i] as number);
       // The label follows the probability as written, so the file agrees with itself at the threshold.
       const label = Number(p) >= threshold ? 1 : 0;
       positives += label;
       return [id, p, label];
     });
-    await writeFileAtomic(paths.predictions, toCsv(["id", "probability", "label"], rows));
+    const manifestPath = join(paths.predictionsDir, PREDICTIONS_MANIFEST);
+    const manifest = {
+      ds,
+      model_ref: modelRef,
+      model_version: source.version,
+      run_id: source.runId,
+      model_ds: model.manifest.ds,
+      family: model.family,
+      rows: rows.length,
+      threshold,
+    };
+    // Both files or neither: a predictions.csv never sits beside the manifest of another model.
+    await writeFilesAtomic([
+      { path: paths.predictions, data: toCsv(["id", "probability", "label"], rows) },
+      { path: manifestPath, data: `${JSON.stringify(manifest, null, 2)}\n` },
+    ]);
     return {
       ds,
       rows: rows.length,
       positiveRate: rows.length ? positives / rows.length : 0,
       threshold,
       output: paths.predictions,
-      modelDir,
+      outputs: [paths.predictions, manifestPath],
+      modelRef,
+      modelVersion: source.version,
+      runId: source.runId,
+      modelDir: source.modelDir,
       modelDs: model.manifest.ds,
       family: model.family,
     };

@@ -1,4 +1,6 @@
-import { readFile, stat, writeFile } from "node:fs/promises";
+import { readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { expect } from "chai";
 import { dataPaths, readCsv, toFrame } from "@airflow-ml-dags/common";
@@ -14,11 +16,25 @@ const MODEL = `models/${TRAINED}`;
 
 const exists = (path: string) => stat(path).then(() => true, () => false);
 
+/** A local port nothing listens on: connecting to it is refused at once. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((done, fail) => server.close((err) => (err ? fail(err) : done())));
+  return port;
+}
+
+/** predict's temporary model folders; a failed download must not leave one behind. */
+const tempModelDirs = async () => (await readdir(tmpdir())).filter((n) => n.startsWith("predict-model-")).sort();
+
 describe("predict CLI", () => {
   let dataDir: string;
   let cleanup: () => Promise<void>;
   const paths = () => dataPaths(dataDir, DS);
   const predict = (ds: string, ...args: string[]) => runStage(PKG, ["--ds", ds, "--data-dir", dataDir, ...args]);
+  const predictWith = (env: NodeJS.ProcessEnv, ds: string, ...args: string[]) =>
+    runStage(PKG, ["--ds", ds, "--data-dir", dataDir, ...args], env);
   // Ids that do not sort like the rows, and missing cells: the output must keep the data's order and score every row.
   const { target: _, ...data } = synthetic({ rows: 120, seed: "predict-data", missing: 0.1 });
   data.ids = data.ids.map((id, i) => `${(i * 7919) % 1000}-${id}`);
@@ -44,6 +60,22 @@ describe("predict CLI", () => {
       modelDs: TRAINED,
       family: "mlp",
       output: paths().predictions,
+      modelRef: MODEL,
+      modelVersion: null,
+      runId: null,
+    });
+    const manifestPath = join(paths().predictionsDir, "manifest.json");
+    expect(run.result.outputs).to.deep.equal([paths().predictions, manifestPath]);
+    // A folder has no registry version, and this one was trained without MLflow: no run either.
+    expect(JSON.parse(await readFile(manifestPath, "utf8"))).to.deep.equal({
+      ds: DS,
+      model_ref: MODEL,
+      model_version: null,
+      run_id: null,
+      model_ds: TRAINED,
+      family: "mlp",
+      rows: 120,
+      threshold: 0.5,
     });
     const csv = await readCsv(paths().predictions);
     expect(csv.header).to.deep.equal(["id", "probability", "label"]);
@@ -68,6 +100,19 @@ describe("predict CLI", () => {
       rates.push(run.result.positiveRate as number);
     }
     expect(rates[0]).to.be.greaterThan(rates[1]!);
+    const manifest = JSON.parse(await readFile(join(paths().predictionsDir, "manifest.json"), "utf8"));
+    expect(manifest).to.include({ model_ref: join(dataDir, MODEL), threshold: 0.8 });
+  });
+
+  it("records the model's MLflow run in the manifest when the model folder has one", async () => {
+    const dir = join(dataDir, "models", "with-run");
+    const trained = await trainModel(synthetic({ rows: 200, seed: "predict-run" }), quick("tree"), memoryLogger());
+    await saveModel(dir, trained, { ds: TRAINED, dataSha256: "a", run: { runId: "feedc0de", experimentId: "3" } });
+    trained.dispose();
+    const run = await predict(DS, "--model", "models/with-run");
+    expect(run.code, run.stderr).to.equal(0);
+    const manifest = JSON.parse(await readFile(join(paths().predictionsDir, "manifest.json"), "utf8"));
+    expect(manifest).to.include({ model_ref: "models/with-run", model_version: null, run_id: "feedc0de", family: "tree" });
   });
 
   describe("failures: exit non-zero, one line, no predictions", () => {
@@ -101,6 +146,28 @@ describe("predict CLI", () => {
     it("missing data.csv", async () => {
       expectFailure(await predict("2026-04-01", "--model", MODEL), 1, /raw\/2026-04-01\/data\.csv: file not found$/);
       expect(await exists(dataPaths(dataDir, "2026-04-01").predictionsDir)).to.equal(false);
+    });
+
+    it("a models:/ reference without MLFLOW_TRACKING_URI, a malformed one, or another URI: exit 1 naming it", async () => {
+      const ds = "2026-03-12";
+      await writeFrameCsv(dataPaths(dataDir, ds).data, data);
+      const ref = "models:/airflow-ml-dags-classifier@production";
+      expectFailure(await predict(ds, "--model", ref), 1, new RegExp(`^${ref}: MLFLOW_TRACKING_URI is not set`));
+      expectFailure(await predict(ds, "--model", "models:/clf/latest"), 1, /^models:\/clf\/latest: expected models:\/<name>@<alias> or models:\/<name>\/<version>/);
+      expectFailure(await predict(ds, "--model", "runs:/abc/model"), 1, /^runs:\/abc\/model: expected a model folder, models:\/<name>@<alias>/);
+      expect(await exists(dataPaths(dataDir, ds).predictionsDir)).to.equal(false);
+    });
+
+    it("MLflow unreachable: exit 1, one line naming the reference, no predictions, no temporary folder left", async () => {
+      const ds = "2026-03-13";
+      await writeFrameCsv(dataPaths(dataDir, ds).data, data);
+      const before = await tempModelDirs();
+      const uri = `http://127.0.0.1:${await closedPort()}`;
+      const ref = "models:/airflow-ml-dags-classifier@production";
+      const run = await predictWith({ MLFLOW_TRACKING_URI: uri }, ds, "--model", ref);
+      expectFailure(run, 1, new RegExp(`^${ref}: MLflow unreachable at ${uri} \\(ECONNREFUSED\\)$`));
+      expect(await exists(dataPaths(dataDir, ds).predictionsDir)).to.equal(false);
+      expect(await tempModelDirs()).to.deep.equal(before);
     });
 
     it("bad command line: exit 2", async () => {

@@ -1,9 +1,11 @@
 import { createHash } from "node:crypto";
 import { readdir, readFile, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { expect } from "chai";
 import { dataPaths } from "@airflow-ml-dags/common";
-import { loadModel, type Manifest } from "@airflow-ml-dags/model";
+import { DEFAULT_HYPERPARAMS, loadModel, type Manifest } from "@airflow-ml-dags/model";
+import { dataDates, trainParams } from "../src/train.ts";
 import { expectFailure, runStage, writeFrameCsv } from "../../model/test/cli.ts";
 import { tempDir } from "../../model/test/helpers.ts";
 import { accuracy, synthetic } from "../../model/test/synthetic.ts";
@@ -11,6 +13,15 @@ import { accuracy, synthetic } from "../../model/test/synthetic.ts";
 const PKG = resolve(import.meta.dirname, "..");
 const DS = "2026-03-02";
 const train = (dataDir: string, ...args: string[]) => runStage(PKG, ["--ds", DS, "--data-dir", dataDir, ...args]);
+
+/** A local port nothing listens on: connecting to it is refused at once. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((done, fail) => server.close((err) => (err ? fail(err) : done())));
+  return port;
+}
 
 describe("train CLI", () => {
   let dataDir: string;
@@ -40,6 +51,10 @@ describe("train CLI", () => {
     expect(manifest).to.include({ ds: DS, family: "mlp", rows: 300, dataSha256: sha });
     expect(manifest.hyperparams).to.include({ epochs: 3, learningRate: 0.01, batchSize: 64, hidden: 32, seed: 42 });
     expect(manifest.history.finalLoss).to.equal(run.result.finalLoss);
+    // Without MLFLOW_TRACKING_URI the stage says so once and records no run.
+    expect(run.logs.filter((l) => /^MLflow off: MLFLOW_TRACKING_URI is not set/.test(l.msg))).to.have.length(1);
+    expect(manifest).to.not.have.any.keys("runId", "experimentId");
+    expect(run.result).to.include({ runId: null, experimentId: null });
 
     const model = await loadModel(paths.modelDir);
     expect(accuracy(model.predictProba(frame), frame.target)).to.be.greaterThan(0.8);
@@ -113,5 +128,50 @@ describe("train CLI", () => {
     await writeFile(join(dataDir, "models"), "not a folder");
     const run = await train(dataDir, "--model", "tree");
     expectFailure(run, 1, new RegExp(`^${join(dataDir, "models")}: cannot create output folder`));
+  });
+
+  it("MLflow unreachable: exit 1, one line naming the tracking URI, no model folder", async () => {
+    const uri = `http://127.0.0.1:${await closedPort()}`;
+    const run = await runStage(PKG, ["--ds", DS, "--data-dir", dataDir, "--model", "tree"], { MLFLOW_TRACKING_URI: uri });
+    expectFailure(run, 1, new RegExp(`^${uri}: MLflow unreachable at ${uri} \\(ECONNREFUSED\\)$`));
+    expect(await readdir(dataDir)).to.deep.equal(["processed"]);
+  });
+
+  it("a tracking URI that is not http(s): exit 1, one line, no model folder", async () => {
+    const run = await runStage(PKG, ["--ds", DS, "--data-dir", dataDir], { MLFLOW_TRACKING_URI: "file:///tmp/mlruns" });
+    expectFailure(run, 1, /^file:\/\/\/tmp\/mlruns: only http\(s\) tracking URIs are supported/);
+    expect(await readdir(dataDir)).to.deep.equal(["processed"]);
+  });
+});
+
+describe("train params for MLflow", () => {
+  it("holds every hyperparameter, the run date, the data's rows, positive rate, hash and days", () => {
+    const ids = ["20261114-000001", "20261120-000002", "20261117-000001", "20261114-000002"];
+    const params = trainParams(DEFAULT_HYPERPARAMS, { ds: "2026-11-20", rows: 4, positives: 1, dataSha256: "ab", ids });
+    expect(params).to.deep.equal({
+      family: "mlp",
+      epochs: 20,
+      learning_rate: 0.01,
+      batch_size: 64,
+      hidden: 32,
+      l2: 0,
+      max_depth: 6,
+      min_samples: 5,
+      seed: 42,
+      ds: "2026-11-20",
+      train_rows: 4,
+      train_positive_rate: 0.25,
+      data_sha256: "ab",
+      data_from: "2026-11-14",
+      data_to: "2026-11-20",
+      data_days: 3,
+    });
+  });
+
+  it("leaves the days out when an id does not carry its date", () => {
+    expect(dataDates(["20261114-000001", "row-7"])).to.equal(undefined);
+    expect(dataDates(["20261114-000001", "20261114-000009"])).to.deep.equal(["2026-11-14"]);
+    const params = trainParams(DEFAULT_HYPERPARAMS, { ds: "2026-11-20", rows: 2, positives: 1, dataSha256: "ab", ids: ["a", "b"] });
+    expect(params).to.not.have.any.keys("data_from", "data_to", "data_days");
   });
 });

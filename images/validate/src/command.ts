@@ -2,33 +2,53 @@ import { join } from "node:path";
 import {
   type Command,
   DEFAULT_DATA_DIR,
+  DEFAULT_REGISTERED_MODEL,
+  MlflowClient,
+  PRODUCTION_ALIAS,
+  checkAlias,
   dataPaths,
   parseDs,
   readCsv,
+  type Table,
+  registeredModelName,
   toFrame,
+  trackingClient,
   underDataDir,
   writeFileAtomic,
 } from "@airflow-ml-dags/common";
-import { loadModel } from "@airflow-ml-dags/model";
+import { MANIFEST_JSON, loadModel } from "@airflow-ml-dags/model";
+import { DEFAULT_GATE_METRIC, GATE_METRICS } from "./gate.ts";
 import { computeMetrics, type Metrics } from "./metrics.ts";
+import { promoteVersion, registerAndGate, type RegistryRecord } from "./registry.ts";
 
 export const METRICS_FILE = "metrics.json";
 
+const REGISTERED_MODEL_HELP = `registered model name (default: MLFLOW_REGISTERED_MODEL, else ${DEFAULT_REGISTERED_MODEL})`;
+
 export const validateCommand: Command = {
-  summary: `Scores processed/{ds}/val.csv with a trained model and writes the metrics to ${METRICS_FILE} in the model folder.`,
+  summary:
+    `Scores processed/{ds}/val.csv with a trained model and writes ${METRICS_FILE} in the model folder; with ` +
+    `MLFLOW_TRACKING_URI set, also logs val_* metrics on the training run, registers the model and runs the quality gate.`,
   options: {
     ds: { help: "run date YYYY-MM-DD (which validation split to score)" },
     "model-dir": { help: "model folder, absolute or relative to the data folder (default: models/{ds})" },
     threshold: { help: "probability at or above which a row is predicted 1", default: "0.5" },
+    "gate-metric": { help: `metric the gate compares: ${GATE_METRICS.join(", ")} (lower is better only for log_loss)`, default: DEFAULT_GATE_METRIC },
+    "gate-margin": { help: `how much better than production the new version must be to take the "${PRODUCTION_ALIAS}" alias`, default: "0" },
+    "registered-model": { help: REGISTERED_MODEL_HELP },
     "data-dir": { help: "data folder", default: DEFAULT_DATA_DIR },
   },
   async run(args, log) {
     const ds = parseDs(args.str("ds"));
     const threshold = args.num("threshold", { min: 0, max: 1 });
+    const metric = args.choice("gate-metric", GATE_METRICS);
+    const margin = args.num("gate-margin", { min: 0 });
+    const name = registeredModelName(args.optStr("registered-model"));
     const dataDir = args.str("data-dir");
     const paths = dataPaths(dataDir, ds);
     const modelOption = args.optStr("model-dir");
     const modelDir = modelOption === undefined ? paths.modelDir : underDataDir(dataDir, modelOption);
+    const mlflow = trackingClient(log);
 
     // loadModel refuses a missing or incomplete model folder with one line naming the file.
     const model = await loadModel(modelDir);
@@ -36,8 +56,11 @@ export const validateCommand: Command = {
     log.info("model loaded", { model_dir: modelDir, model_ds: modelDs, family });
 
     let metrics: Metrics;
+    // Read once: the gate scores the production version on exactly these rows.
+    let val: Table;
     try {
-      const frame = toFrame(await readCsv(paths.val), { expected: model.columns, withTarget: true });
+      val = await readCsv(paths.val);
+      const frame = toFrame(val, { expected: model.columns, withTarget: true });
       // withTarget refuses a file without a target column and toFrame any target other than 0 or 1.
       metrics = computeMetrics(frame.target as Uint8Array, model.predictProba(frame), threshold);
     } finally {
@@ -45,10 +68,57 @@ export const validateCommand: Command = {
     }
     if (metrics.roc_auc === null) log.warn(`${paths.val}: ROC AUC ${metrics.roc_auc_note}`);
 
-    const out = { ds: modelDs, family, val_ds: ds, ...metrics };
+    // null when MLflow is off: the key stays, so readers of metrics.json see one shape.
+    let registry: RegistryRecord | null = null;
+    if (mlflow) {
+      registry = await registerAndGate({
+        mlflow,
+        log,
+        name,
+        manifest: model.manifest,
+        manifestPath: join(modelDir, MANIFEST_JSON),
+        valDs: ds,
+        val,
+        threshold,
+        metrics,
+        metric,
+        margin,
+      });
+    }
+
+    const out = { ds: modelDs, family, val_ds: ds, ...metrics, registry };
     const metricsPath = join(modelDir, METRICS_FILE);
     await writeFileAtomic(metricsPath, `${JSON.stringify(out, null, 2)}\n`);
     log.info("written", { outputs: [metricsPath], accuracy: metrics.accuracy, roc_auc: metrics.roc_auc });
-    return { ds, model_dir: modelDir, outputs: [metricsPath], metrics: out };
+    return {
+      ds,
+      model_dir: modelDir,
+      outputs: [metricsPath],
+      decision: registry?.decision ?? null,
+      version: registry?.version ?? null,
+      metrics: out,
+    };
+  },
+};
+
+export const promoteCommand: Command = {
+  summary:
+    `Points an alias (default "${PRODUCTION_ALIAS}") at a registered model version by hand, to promote or roll back; ` +
+    `tags the version promoted_by=manual with the reason. Needs MLFLOW_TRACKING_URI.`,
+  options: {
+    version: { help: "model version to point the alias at" },
+    alias: { help: "alias to move", default: PRODUCTION_ALIAS },
+    "registered-model": { help: REGISTERED_MODEL_HELP },
+    reason: { help: "why, kept in the version's promotion_reason tag", default: "manual promotion" },
+  },
+  async run(args, log) {
+    const version = String(args.int("version", { min: 1 }));
+    const alias = checkAlias(args.str("alias"));
+    const name = registeredModelName(args.optStr("registered-model"));
+    const reason = args.str("reason");
+    const mlflow = MlflowClient.fromEnv();
+    const { previous } = await promoteVersion(mlflow, { name, version, alias, by: "manual", reason });
+    log.info("alias moved", { name, alias, version, previous_version: previous });
+    return { name, alias, version, previous_version: previous };
   },
 };

@@ -1,4 +1,5 @@
 import { cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLogger, dataPaths, readCsv, toFrame } from "@airflow-ml-dags/common";
@@ -25,6 +26,15 @@ function expectFailure(run: Run, code: number, file: string, problem: RegExp): v
   expect(run.logs[run.logs.length - 1]).to.equal(errors[0]);
   expect(errors[0]?.msg).to.include(file);
   expect(errors[0]?.msg).to.match(problem);
+}
+
+/** A local port nothing listens on: connecting to it is refused at once. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((done, fail) => server.close((err) => (err ? fail(err) : done())));
+  return port;
 }
 
 describe("validate CLI", function () {
@@ -67,7 +77,7 @@ describe("validate CLI", function () {
 
   it("writes metrics.json next to the model, equal to a recomputation", async () => {
     const { dir, paths, metricsPath } = await dataDir();
-    const run = await runValidate(["--data-dir", dir, "--ds", DS]);
+    const run = await runValidate(["validate", "--data-dir", dir, "--ds", DS]);
     expect(run.code, run.stderr).to.equal(0);
 
     const written = JSON.parse(await readFile(metricsPath, "utf8"));
@@ -75,7 +85,9 @@ describe("validate CLI", function () {
     const frame = toFrame(await readCsv(paths.val), { expected: model.columns, withTarget: true });
     const prob = model.predictProba(frame);
     model.dispose();
-    expect(written).to.deep.equal({ ds: MODEL_DS, family: "logreg", val_ds: DS, ...computeMetrics(frame.target as Uint8Array, prob, 0.5) });
+    // Without MLflow, registry is null: the key is there, so every metrics.json has one shape.
+    const expected = { ds: MODEL_DS, family: "logreg", val_ds: DS, ...computeMetrics(frame.target as Uint8Array, prob, 0.5), registry: null };
+    expect(written).to.deep.equal(expected);
 
     // Independent of the metrics module: counts from the probabilities, and a model that learned something.
     let correct = 0;
@@ -89,16 +101,17 @@ describe("validate CLI", function () {
     expect(written.roc_auc).to.be.greaterThan(0.8);
 
     const result = JSON.parse(run.stdout.trimEnd().split("\n").pop() as string);
-    expect(result).to.include({ status: "ok", stage: "validate", ds: DS, model_dir: paths.modelDir });
+    expect(result).to.include({ status: "ok", stage: "validate", ds: DS, model_dir: paths.modelDir, decision: null, version: null });
     expect(result.outputs).to.deep.equal([metricsPath]);
     expect(result.metrics).to.deep.equal(written);
     expect(run.logs.every((l) => l.level !== "error")).to.equal(true);
+    expect(run.logs.filter((l) => /^MLflow off: MLFLOW_TRACKING_URI is not set/.test(l.msg))).to.have.length(1);
   });
 
   it("takes --model-dir relative to the data folder and --threshold", async () => {
     const { dir, paths } = await dataDir({ family: null });
     await cp(models.tree as string, join(dir, "models", "candidate"), { recursive: true });
-    const run = await runValidate(["--data-dir", dir, "--ds", DS, "--model-dir", "models/candidate", "--threshold", "0.3"]);
+    const run = await runValidate(["validate", "--data-dir", dir, "--ds", DS, "--model-dir", "models/candidate", "--threshold", "0.3"]);
     expect(run.code, run.stderr).to.equal(0);
     const written = JSON.parse(await readFile(join(dir, "models", "candidate", "metrics.json"), "utf8"));
     expect(written).to.include({ ds: MODEL_DS, family: "tree", val_ds: DS, threshold: 0.3, rows: 120 });
@@ -108,7 +121,7 @@ describe("validate CLI", function () {
   it("fails on a missing val.csv and writes no metrics.json", async () => {
     const { dir, paths, metricsPath } = await dataDir();
     await rm(paths.val);
-    const run = await runValidate(["--data-dir", dir, "--ds", DS]);
+    const run = await runValidate(["validate", "--data-dir", dir, "--ds", DS]);
     expectFailure(run, 1, paths.val, /file not found/);
     expect(await exists(metricsPath)).to.equal(false);
   });
@@ -118,7 +131,7 @@ describe("validate CLI", function () {
       val: "id,f00,f01,f02,f09,target\na,0.1,0.2,0.3,0.4,1\nb,0.5,0.6,0.7,0.8,0\n",
     });
     await writeFile(metricsPath, "old\n");
-    const run = await runValidate(["--data-dir", dir, "--ds", DS]);
+    const run = await runValidate(["validate", "--data-dir", dir, "--ds", DS]);
     expectFailure(run, 1, paths.val, /missing columns f03; unexpected columns f09/);
     expect(await readFile(metricsPath, "utf8")).to.equal("old\n");
   });
@@ -127,22 +140,80 @@ describe("validate CLI", function () {
     const { dir, paths, metricsPath } = await dataDir({
       val: "id,f00,f01,f02,f03,target\na,0.1,0.2,0.3,0.4,1\nb,0.5,0.6,0.7,0.8,2\n",
     });
-    const run = await runValidate(["--data-dir", dir, "--ds", DS]);
+    const run = await runValidate(["validate", "--data-dir", dir, "--ds", DS]);
     expectFailure(run, 1, paths.val, /row 3, column "target": target must be 0 or 1, got "2"/);
     expect(await exists(metricsPath)).to.equal(false);
   });
 
   it("fails on a missing model folder", async () => {
     const { dir, paths, metricsPath } = await dataDir({ family: null });
-    const run = await runValidate(["--data-dir", dir, "--ds", DS]);
+    const run = await runValidate(["validate", "--data-dir", dir, "--ds", DS]);
     expectFailure(run, 1, paths.modelDir, /model folder not found/);
     expect(await exists(metricsPath)).to.equal(false);
   });
 
   it("exits 2 on a bad command line", async () => {
     const { dir, metricsPath } = await dataDir();
-    const run = await runValidate(["--data-dir", dir, "--ds", DS, "--threshold", "1.5"]);
-    expectFailure(run, 2, "--threshold", /expected a number in \[0, 1\], got 1.5/);
+    const cases: [string[], string, RegExp][] = [
+      [["validate", "--threshold", "1.5"], "--threshold", /expected a number in \[0, 1\], got 1.5/],
+      [["validate", "--gate-metric", "speed"], "--gate-metric", /expected one of roc_auc, accuracy, precision, recall, f1, log_loss/],
+      [["validate", "--gate-margin=-0.1"], "--gate-margin", /expected a number in \[0, inf\]/],
+      [["validate", "--registered-model", "a/b"], "--registered-model", /not a usable registered model name/],
+      // The form before subcommands existed must fail loudly, not validate something else.
+      [["--ds", DS], "unknown command", /"--ds", expected one of validate, promote/],
+    ];
+    for (const [args, file, problem] of cases) {
+      const run = await runValidate([...args, "--data-dir", dir, "--ds", DS]);
+      expectFailure(run, 2, file, problem);
+    }
     expect(await exists(metricsPath)).to.equal(false);
+  });
+
+  describe("with MLFLOW_TRACKING_URI set", () => {
+    it("refuses a model trained without MLflow, naming its manifest, and writes no metrics.json", async () => {
+      const { dir, paths, metricsPath } = await dataDir();
+      // The run id check comes first, so no server is needed to see it.
+      const run = await runValidate(["validate", "--data-dir", dir, "--ds", DS], { MLFLOW_TRACKING_URI: `http://127.0.0.1:${await closedPort()}` });
+      expectFailure(run, 1, join(paths.modelDir, "manifest.json"), /has no MLflow "runId": the model was trained without MLFLOW_TRACKING_URI/);
+      expect(await exists(metricsPath)).to.equal(false);
+    });
+
+    it("MLflow unreachable: exit 1, one line naming the run, metrics.json left as it was", async () => {
+      const { dir, paths, metricsPath } = await dataDir();
+      const manifestPath = join(paths.modelDir, "manifest.json");
+      const manifest = JSON.parse(await readFile(manifestPath, "utf8"));
+      await writeFile(manifestPath, JSON.stringify({ ...manifest, runId: "0123456789abcdef", experimentId: "1" }));
+      await writeFile(metricsPath, "old\n");
+      const uri = `http://127.0.0.1:${await closedPort()}`;
+      const run = await runValidate(["validate", "--data-dir", dir, "--ds", DS], { MLFLOW_TRACKING_URI: uri });
+      expectFailure(run, 1, "runs:/0123456789abcdef", new RegExp(`MLflow unreachable at ${uri} \\(ECONNREFUSED\\)$`));
+      expect(await readFile(metricsPath, "utf8")).to.equal("old\n");
+    });
+  });
+});
+
+describe("promote CLI", function () {
+  this.timeout(60_000);
+
+  it("needs MLFLOW_TRACKING_URI: exit 1, one line naming it", async () => {
+    const run = await runValidate(["promote", "--version", "2"]);
+    expectFailure(run, 1, "MLFLOW_TRACKING_URI", /not set/);
+  });
+
+  it("MLflow unreachable: exit 1, one line naming the version", async () => {
+    const uri = `http://127.0.0.1:${await closedPort()}`;
+    const run = await runValidate(["promote", "--version", "3", "--registered-model", "clf"], { MLFLOW_TRACKING_URI: uri });
+    expectFailure(run, 1, "models:/clf/3", new RegExp(`MLflow unreachable at ${uri}`));
+  });
+
+  it("exits 2 on a bad command line", async () => {
+    const cases: [string[], string, RegExp][] = [
+      [[], "--version", /is required/],
+      [["--version", "0"], "--version", /expected an integer in \[1, inf\]/],
+      [["--version", "1.5"], "--version", /expected an integer/],
+      [["--version", "1", "--alias", "prod uction"], "--alias", /expected letters, digits/],
+      [["--version", "1", "--ds", DS], "--ds", /Unknown option/],
+    ];
+    for (const [args, file, problem] of cases) expectFailure(await runValidate(["promote", ...args]), 2, file, problem);
   });
 });

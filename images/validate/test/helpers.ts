@@ -39,10 +39,15 @@ export interface Run {
   stderr: string;
 }
 
-/** The validate CLI as a task container runs it: a separate process, its exit code and its two streams. */
-export function runValidate(args: string[]): Promise<Run> {
+/**
+ * The validate CLI as a task container runs it: a separate process, its exit code and its two streams.
+ * MLflow variables of the calling shell are dropped, so only a test that passes them in `env` uses MLflow.
+ */
+export function runValidate(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("MLFLOW_")));
+  const options = { cwd: PACKAGE_DIR, env: { ...inherited, ...env } };
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, ["--import", "tsx", "src/main.ts", ...args], { cwd: PACKAGE_DIR }, (err, stdout, stderr) => {
+    execFile(process.execPath, ["--import", "tsx", "src/main.ts", ...args], options, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === "number" ? err.code : -1) : 0;
       try {
         const logs = stderr

@@ -105,8 +105,14 @@ describe("stage images", () => {
         const manifest = JSON.parse(await readFile(join(dataDir, `models/${DS}/manifest.json`), "utf8"));
         expect(manifest).to.include({ ds: DS, family });
 
-        (await run("validate", "--ds", DS)).result();
+        // No MLFLOW_TRACKING_URI here: validate scores and writes metrics.json only, and says MLflow is off.
+        const validated = await run("validate", "validate", "--ds", DS);
+        expect(validated.result()).to.include({ decision: null, version: null });
+        expect(validated.stderrLines.map((l) => JSON.parse(l).msg)).to.include(
+          "MLflow off: MLFLOW_TRACKING_URI is not set, nothing is logged or registered",
+        );
         const metrics = JSON.parse(await readFile(join(dataDir, `models/${DS}/metrics.json`), "utf8"));
+        expect(metrics.registry).to.equal(null);
         for (const k of ["accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"]) expect(metrics).to.have.property(k);
         // The generated data is learnable: every family must beat chance clearly.
         expect(metrics.roc_auc).to.be.greaterThan(0.65);
@@ -125,6 +131,17 @@ describe("stage images", () => {
           expect(prob).to.be.within(0, 1);
           expect(label).to.equal(prob >= 0.5 ? "1" : "0");
         }
+        const predManifest = JSON.parse(await readFile(join(dataDir, `predictions/${DS}/manifest.json`), "utf8"));
+        expect(predManifest).to.deep.equal({
+          ds: DS,
+          model_ref: `models/${DS}`,
+          model_version: null,
+          run_id: null,
+          model_ds: DS,
+          family,
+          rows: ROWS,
+          threshold: 0.5,
+        });
       });
     }
   });

@@ -6,45 +6,14 @@
  * The retry tests use a tiny local HTTP server instead, because only it can answer 5xx on demand.
  */
 import { expect } from "chai";
-import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { dirname, join, relative, sep } from "node:path";
-import { promisify } from "node:util";
 import { InputError, MlflowClient, MlflowError, parseModelUri } from "../../src/index.ts";
 import { withTmp } from "../helpers.ts";
-
-const IMAGE = process.env.MLFLOW_IMAGE ?? "airflow-ml-dags/mlflow:0.1.0";
-const exec = promisify(execFile);
-
-async function docker(...args: string[]): Promise<string> {
-  const { stdout } = await exec("docker", args, { maxBuffer: 16 * 1024 * 1024 });
-  return stdout.trim();
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls /health until the server answers; fails early, with its logs, if the container dies. */
-async function waitHealthy(uri: string, container: string, limitMs: number): Promise<void> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    try {
-      const res = await fetch(`${uri}/health`, { signal: AbortSignal.timeout(2000) });
-      if (res.ok) return;
-    } catch {
-      // Not listening yet: start-up takes tens of seconds. The checks below decide when to give up.
-    }
-    const running = await docker("inspect", "-f", "{{.State.Running}}", container).catch((err: Error) => `gone (${err.message})`);
-    if (running !== "true") throw new Error(`MLflow container stopped before answering /health: ${running}`);
-    if (Date.now() > deadline) {
-      const logs = await docker("logs", "--tail", "30", container).catch((err: Error) => err.message);
-      throw new Error(`MLflow did not answer /health within ${limitMs / 1000} s; last logs:\n${logs}`);
-    }
-    await sleep(500);
-  }
-}
+import { docker, startMlflowServer } from "./server.ts";
 
 /** Every file below `dir` with its bytes, keyed by relative path with `/` separators. */
 async function snapshot(dir: string): Promise<Map<string, Buffer>> {
@@ -107,24 +76,9 @@ describe("MlflowClient against a real MLflow 3 server", function () {
 
   before(async function () {
     this.timeout(240_000);
-    container = await docker(
-      "run", "-d", "--rm", "--pull", "never",
-      "--label", "airflow-ml-dags.test=mlflow-client",
-      "-p", "127.0.0.1::5000",
-      IMAGE,
-      "mlflow", "server", "--host", "0.0.0.0", "--port", "5000",
-      "--backend-store-uri", "sqlite:////mlflow/mlflow.db",
-      "--artifacts-destination", "/mlflow/artifacts", "--serve-artifacts",
-      // The published port is random, so the Host header check needs a port wildcard; "*" would turn
-      // the DNS-rebinding check off altogether.
-      "--allowed-hosts", "127.0.0.1:*",
-      "--workers", "1",
-    );
-    const published = (await docker("port", container, "5000/tcp")).split("\n")[0] ?? "";
-    const port = published.slice(published.lastIndexOf(":") + 1);
-    expect(port, `docker port said "${published}"`).to.match(/^\d+$/);
-    uri = `http://127.0.0.1:${port}`;
-    await waitHealthy(uri, container, 200_000);
+    const server = await startMlflowServer({ label: "mlflow-client" });
+    container = server.container;
+    uri = server.uri;
     client = new MlflowClient(uri);
   });
 

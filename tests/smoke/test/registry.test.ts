@@ -1,0 +1,281 @@
+// The model registry scenario on the real images and a real MLflow server, both on one user-defined Docker
+// network as in the deployment: week 1 trains version 1, which becomes production; week 2 trains a worse
+// model, which the quality gate rejects, so predict keeps scoring with version 1; then the manual path
+// promotes version 2 and rolls back to version 1.
+import { expect } from "chai";
+import { execa } from "execa";
+import { randomBytes } from "node:crypto";
+import { chmod, mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { MlflowClient } from "../../../images/common/src/mlflow.ts";
+import { docker, startMlflowServer, type MlflowServer } from "../../../images/common/test/integration/server.ts";
+
+const PREFIX = process.env.IMAGE_PREFIX ?? "airflow-ml-dags";
+const VERSION = process.env.IMAGE_VERSION ?? "dev";
+const image = (stage: string) => `${PREFIX}/${stage}:${VERSION}`;
+
+const NAME = "airflow-ml-dags-classifier";
+const PRODUCTION = `models:/${NAME}@production`;
+const WEEK1 = "2026-11-20";
+const WEEK2 = "2026-11-27";
+const ROWS_PER_DAY = "1000";
+
+/** The 7 days ending at `ds`, oldest first. */
+const week = (ds: string) =>
+  Array.from({ length: 7 }, (_, i) => new Date(Date.parse(`${ds}T00:00:00Z`) - (6 - i) * 86_400_000).toISOString().slice(0, 10));
+
+interface StageRun {
+  code: number | undefined;
+  stderrLines: string[];
+  /** The JSON result line; throws with the stage's stderr if it failed. */
+  result: () => Record<string, unknown>;
+}
+
+describe("model registry: quality gate, predict from the registry, manual promote and roll back", function () {
+  const suffix = randomBytes(3).toString("hex");
+  const network = `aml-registry-${suffix}`;
+  const alias = `mlflow-${suffix}`;
+  let networkCreated = false;
+  let server: MlflowServer | undefined;
+  let client: MlflowClient;
+  let dataDir = "";
+  let digests = "";
+  const runIds: Record<string, string> = {};
+
+  async function run(stage: string, args: string[], trackingUri = server?.networkUri ?? ""): Promise<StageRun> {
+    const env = ["-e", `MLFLOW_TRACKING_URI=${trackingUri}`, "-e", `AML_IMAGE=${image(stage)}`, "-e", `AML_IMAGE_DIGESTS=${digests}`];
+    const r = await execa("docker", ["run", "--rm", "--network", network, "-v", `${dataDir}:/data`, ...env, image(stage), ...args], {
+      reject: false,
+    });
+    const stdoutLines = r.stdout.trim().split("\n").filter(Boolean);
+    return {
+      code: r.exitCode,
+      stderrLines: r.stderr.trim().split("\n").filter(Boolean),
+      result: () => {
+        if (r.exitCode !== 0) throw new Error(`${stage} ${args.join(" ")} exited ${r.exitCode}: ${r.stderr.slice(-2000)}`);
+        return JSON.parse(stdoutLines.at(-1) ?? "null") as Record<string, unknown>;
+      },
+    };
+  }
+
+  const readJson = async (path: string) => JSON.parse(await readFile(join(dataDir, path), "utf8"));
+  const exists = (path: string) => stat(join(dataDir, path)).then(() => true, () => false);
+
+  /** generate → prepare --days 7 → split for the week ending at `ds`, as the DAGs run them. */
+  async function prepareWeek(ds: string): Promise<void> {
+    for (const day of week(ds)) (await run("generate", ["--ds", day, "--rows", ROWS_PER_DAY])).result();
+    (await run("prepare", ["prepare", "--ds", ds, "--days", "7"])).result();
+    (await run("prepare", ["split", "--ds", ds])).result();
+  }
+
+  async function predictWith(ref: string, ds = WEEK2) {
+    const res = (await run("predict", ["--ds", ds, "--model", ref])).result();
+    return { res, manifest: await readJson(`predictions/${ds}/manifest.json`) };
+  }
+
+  before(async function () {
+    this.timeout(300_000);
+    dataDir = await mkdtemp(join(tmpdir(), "aml-registry-"));
+    // Task containers run as the unprivileged `node` user; the host folder must let it write.
+    await chmod(dataDir, 0o777);
+    await docker("network", "create", "--label", "airflow-ml-dags.test=registry-scenario", network);
+    networkCreated = true;
+    server = await startMlflowServer({ label: "registry-scenario", network: { name: network, alias } });
+    client = new MlflowClient(server.uri);
+    // What a deployment passes so each version records its images; local images have no registry
+    // digest, so their content ids stand in.
+    const ids: Record<string, string> = {};
+    for (const stage of ["train", "validate"]) ids[stage] = await docker("image", "inspect", "--format", "{{.Id}}", image(stage));
+    digests = JSON.stringify(ids);
+  });
+
+  after(async function () {
+    this.timeout(120_000);
+    if (server) await docker("rm", "-f", server.container);
+    if (networkCreated) await docker("network", "rm", network);
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it("week 1: train logs the run, validate registers version 1 and makes it production (first version)", async () => {
+    await prepareWeek(WEEK1);
+    const trained = (await run("train", ["--ds", WEEK1])).result();
+    const manifest = await readJson(`models/${WEEK1}/manifest.json`);
+    expect(trained.runId).to.be.a("string").and.equal(manifest.runId);
+    expect(manifest.experimentId).to.equal(trained.experimentId);
+    runIds[WEEK1] = manifest.runId;
+
+    const validated = (await run("validate", ["validate", "--ds", WEEK1])).result();
+    expect(validated).to.include({ decision: "promoted", version: "1" });
+    const metrics = await readJson(`models/${WEEK1}/metrics.json`);
+    expect(metrics.registry).to.deep.equal({
+      name: NAME,
+      version: "1",
+      decision: "promoted",
+      reason: "first version",
+      metric: "roc_auc",
+      margin: 0,
+      production_version: null,
+      candidate: metrics.roc_auc,
+      production: null,
+    });
+    expect(metrics.roc_auc).to.be.greaterThan(0.65);
+
+    // The run, read back through the client: params, per-epoch loss, val_ metrics, the model artifacts.
+    const mlRun = await client.getRun(manifest.runId);
+    expect(mlRun.info).to.include({ runName: `train-${WEEK1}`, status: "FINISHED" });
+    expect(mlRun.params).to.include({
+      family: "mlp",
+      epochs: "20",
+      learning_rate: "0.01",
+      batch_size: "64",
+      hidden: "32",
+      l2: "0",
+      max_depth: "6",
+      min_samples: "5",
+      seed: "42",
+      ds: WEEK1,
+      train_rows: String(manifest.rows),
+      data_sha256: manifest.dataSha256,
+      data_from: week(WEEK1)[0],
+      data_to: WEEK1,
+      data_days: "7",
+    });
+    expect(Number(mlRun.params.train_positive_rate)).to.equal(manifest.positiveRate);
+    expect(mlRun.tags).to.include({ ds: WEEK1, family: "mlp", image: image("train"), git_sha: manifest.gitSha });
+    const loss = await client.getMetricHistory(manifest.runId, "loss");
+    expect(loss.map((m) => m.step)).to.deep.equal(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect(loss.map((m) => m.value)).to.deep.equal(manifest.history.losses);
+    for (const key of ["accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "rows"]) {
+      expect(mlRun.metrics[`val_${key}`], `val_${key}`).to.equal(metrics[key]);
+    }
+    const artifacts = await client.listArtifacts(manifest.runId, "model");
+    expect(artifacts.map((a) => a.path)).to.have.members(manifest.files);
+    const downloaded = await mkdtemp(join(tmpdir(), "aml-registry-artifacts-"));
+    try {
+      await client.downloadArtifacts(manifest.runId, "model", join(downloaded, "model"));
+      for (const file of manifest.files as string[]) {
+        const local = await readFile(join(dataDir, `models/${WEEK1}`, file));
+        expect((await readFile(join(downloaded, "model", file))).equals(local), file).to.equal(true);
+      }
+    } finally {
+      await rm(downloaded, { recursive: true, force: true });
+    }
+
+    const production = await client.getModelVersionByAlias(NAME, "production");
+    expect(production).to.include({ version: "1", runId: manifest.runId });
+    expect(production.tags).to.include({
+      ds: WEEK1,
+      data_sha256: manifest.dataSha256,
+      git_sha: manifest.gitSha,
+      image_digests: digests,
+      promoted_by: "gate",
+      promotion_reason: "first version",
+      gate_decision: "promoted",
+      gate_metric: "roc_auc",
+    });
+    expect(production.tags).to.not.have.property("rejected");
+  });
+
+  it("week 2: a clearly worse model is registered as version 2 and rejected; production stays version 1", async () => {
+    await prepareWeek(WEEK2);
+    const trained = (await run("train", ["--ds", WEEK2, "--model", "logreg", "--epochs", "1", "--learning-rate", "0.00001"])).result();
+    runIds[WEEK2] = trained.runId as string;
+    const validated = (await run("validate", ["validate", "--ds", WEEK2])).result();
+    expect(validated).to.include({ decision: "rejected", version: "2" });
+
+    const { registry } = await readJson(`models/${WEEK2}/metrics.json`);
+    expect(registry).to.include({ name: NAME, version: "2", decision: "rejected", production_version: "1", metric: "roc_auc" });
+    expect(registry.candidate).to.be.lessThan(registry.production);
+    expect(registry.reason).to.match(/^roc_auc [\d.]+ < [\d.]+ \(production version 1\) \+ margin 0$/);
+
+    const v2 = await client.getModelVersion(NAME, 2);
+    expect(v2.runId).to.equal(runIds[WEEK2]);
+    expect(v2.tags).to.include({ rejected: registry.reason, gate_decision: "rejected", gate_production_version: "1", ds: WEEK2 });
+    expect(Number(v2.tags.gate_roc_auc)).to.equal(registry.candidate);
+    expect(Number(v2.tags.gate_production_roc_auc)).to.equal(registry.production);
+    expect(v2.aliases).to.deep.equal([]);
+    expect((await client.getModelVersionByAlias(NAME, "production")).version).to.equal("1");
+
+    // The gate scored version 1 on week 2's rows: validating the week 1 folder on them, without MLflow, agrees.
+    const offline = (await run("validate", ["validate", "--ds", WEEK2, "--model-dir", `models/${WEEK1}`], "")).result();
+    expect((offline.metrics as Record<string, unknown>).roc_auc).to.equal(registry.production);
+    expect(offline).to.include({ decision: null, version: null });
+  });
+
+  it(`predict with ${PRODUCTION} scores with version 1 and says so in its manifest`, async () => {
+    const fromFolder = await predictWith(`models/${WEEK1}`);
+    expect(fromFolder.manifest).to.include({ model_version: null, run_id: runIds[WEEK1] });
+    const folderPredictions = await readFile(join(dataDir, `predictions/${WEEK2}/predictions.csv`));
+
+    const { res, manifest } = await predictWith(PRODUCTION);
+    expect(manifest).to.deep.equal({
+      ds: WEEK2,
+      model_ref: PRODUCTION,
+      model_version: "1",
+      run_id: runIds[WEEK1],
+      model_ds: WEEK1,
+      family: "mlp",
+      rows: Number(ROWS_PER_DAY),
+      threshold: 0.5,
+    });
+    expect(res).to.include({ modelVersion: "1", modelDir: null });
+    // The same model, whether read from its folder or from the registry.
+    expect((await readFile(join(dataDir, `predictions/${WEEK2}/predictions.csv`))).equals(folderPredictions)).to.equal(true);
+  });
+
+  it("promote --version 2 moves the alias by hand, and predict then uses version 2", async () => {
+    const promoted = (await run("validate", ["promote", "--version", "2", "--reason", "scenario: manual override"])).result();
+    expect(promoted).to.include({ stage: "promote", name: NAME, alias: "production", version: "2", previous_version: "1" });
+    expect((await client.getModelVersionByAlias(NAME, "production")).version).to.equal("2");
+    const v2 = await client.getModelVersion(NAME, 2);
+    expect(v2.tags).to.include({ promoted_by: "manual", promotion_reason: "scenario: manual override", promoted_from: "1" });
+
+    const { manifest } = await predictWith(PRODUCTION);
+    expect(manifest).to.include({ model_version: "2", run_id: runIds[WEEK2], model_ds: WEEK2, family: "logreg" });
+  });
+
+  it("promote --version 1 rolls back, and predict uses version 1 again", async () => {
+    const rolledBack = (await run("validate", ["promote", "--version", "1"])).result();
+    expect(rolledBack).to.include({ version: "1", previous_version: "2" });
+    const production = await client.getModelVersionByAlias(NAME, "production");
+    expect(production.version).to.equal("1");
+    expect(production.tags).to.include({ promoted_by: "manual", promotion_reason: "manual promotion", promoted_from: "2" });
+    expect((await predictWith(PRODUCTION)).manifest).to.include({ model_version: "1", run_id: runIds[WEEK1] });
+  });
+
+  describe("failures in real containers: exit 1, one error line, nothing written", () => {
+    const lastError = (r: StageRun) => {
+      expect(r.code).to.equal(1);
+      const errors = r.stderrLines.map((l) => JSON.parse(l)).filter((l) => l.level === "error");
+      expect(errors, r.stderrLines.join("\n")).to.have.length(1);
+      expect(JSON.parse(r.stderrLines.at(-1) ?? "{}")).to.deep.equal(errors[0]);
+      return errors[0].msg as string;
+    };
+
+    it("train with MLflow unreachable (a closed port) leaves no model folder", async () => {
+      const ds = "2026-11-26";
+      (await run("prepare", ["prepare", "--ds", ds])).result();
+      (await run("prepare", ["split", "--ds", ds])).result();
+      const closed = `http://${alias}:5999`;
+      const msg = lastError(await run("train", ["--ds", ds, "--model", "tree"], closed));
+      expect(msg).to.equal(`${closed}: MLflow unreachable at ${closed} (ECONNREFUSED)`);
+      expect(await exists(`models/${ds}`)).to.equal(false);
+      expect(await readdir(join(dataDir, "models"))).to.have.members([WEEK1, WEEK2]);
+    });
+
+    it("predict with an alias no version has names it and writes no predictions", async () => {
+      const ds = week(WEEK2)[0] as string;
+      const ref = `models:/${NAME}@staging`;
+      const msg = lastError(await run("predict", ["--ds", ds, "--model", ref]));
+      expect(msg).to.equal(`${ref}: no version has alias "staging"`);
+      expect(await exists(`predictions/${ds}`)).to.equal(false);
+    });
+
+    it("promote of a version that does not exist names it and leaves the alias", async () => {
+      const msg = lastError(await run("validate", ["promote", "--version", "9"]));
+      expect(msg).to.match(new RegExp(`^models:/${NAME}/9: MLflow model-versions/get failed: HTTP 404 RESOURCE_DOES_NOT_EXIST`));
+      expect((await client.getModelVersionByAlias(NAME, "production")).version).to.equal("1");
+    });
+  });
+});
