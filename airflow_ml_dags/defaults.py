@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import CronTriggerTimetable
@@ -23,16 +23,28 @@ def default_args(settings: Settings | None = None) -> dict[str, Any]:
     }
 
 
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
 def start_date(settings: Settings | None = None, now: datetime | None = None) -> datetime:
     """Midnight UTC ``backfill_days - 1`` days ago, so that with catchup a fresh deployment runs the last
-    ``backfill_days`` days (today included) and no more.
+    ``backfill_days`` days (today included) and no more; or midnight of ``PIPELINE_START_DATE`` when set.
 
     It moves once a day; the scheduler only uses it for DAGs that have no run yet, later runs follow the last one.
     """
     settings = settings or load_settings()
+    if settings.pipeline_start_date is not None:
+        return _midnight(settings.pipeline_start_date)
     now = now or datetime.now(UTC)
     today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     return today - timedelta(days=settings.backfill_days - 1)
+
+
+def end_date(settings: Settings | None = None) -> datetime | None:
+    """Midnight UTC of ``PIPELINE_END_DATE`` (a run whose logical date is the end date is still made), or None."""
+    settings = settings or load_settings()
+    return None if settings.pipeline_end_date is None else _midnight(settings.pipeline_end_date)
 
 
 def schedule(cron: str) -> CronTriggerTimetable:
@@ -47,7 +59,20 @@ def dag_args(cron: str, settings: Settings | None = None) -> dict[str, Any]:
     return {
         "schedule": schedule(cron),
         "start_date": start_date(settings),
+        "end_date": end_date(settings),
         "catchup": True,
+        "max_active_runs": 1,
+        "is_paused_upon_creation": False,
+        "default_args": default_args(settings),
+        "tags": ["airflow-ml-dags"],
+    }
+
+
+def manual_dag_args(settings: Settings | None = None) -> dict[str, Any]:
+    """Arguments of a DAG that only runs when someone triggers it (no schedule, so no catchup either)."""
+    settings = settings or load_settings()
+    return {
+        "schedule": None,
         "max_active_runs": 1,
         "is_paused_upon_creation": False,
         "default_args": default_args(settings),

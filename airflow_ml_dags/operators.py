@@ -21,27 +21,30 @@ def stage_task(
     args: Sequence[str],
     *,
     settings: Settings | None = None,
+    uses_data: bool = True,
     **kwargs: Any,
 ) -> DockerOperator:
     """A task that runs one stage image with ``args`` (Jinja-templated) on the data folder mounted at /data.
 
-    ``--data-dir`` is always given, so the mount target and the CLI cannot drift apart.
+    ``--data-dir`` is always given, so the mount target and the CLI cannot drift apart. A command that
+    touches no file (``validate promote`` only talks to MLflow) passes ``uses_data=False``: it gets neither
+    the mount nor the option, which its CLI would refuse.
     """
     settings = settings or load_settings()
-    environment = {"MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri} if settings.mlflow_tracking_uri else {}
     return DockerOperator(
         task_id=task_id,
         image=settings.image(stage),
-        command=[*args, "--data-dir", CONTAINER_DATA_DIR],
+        command=[*args, "--data-dir", CONTAINER_DATA_DIR] if uses_data else list(args),
         docker_url=settings.docker_url,
         network_mode=settings.docker_network,
-        mounts=[data_mount(settings)],
+        mounts=[data_mount(settings)] if uses_data else [],
         # The operator's own temp mount is a host folder too: it breaks when Airflow itself runs in a
         # container, and the images keep all their files under /data anyway.
         mount_tmp_dir=False,
         # A failed container stays behind for `docker logs`; successful ones would only pile up.
         auto_remove="success",
-        environment=environment,
+        # Where MLflow is for the containers (their network's name for it) and what to log and register.
+        environment=settings.task_environment(),
         user=settings.task_user,
         # The images print their JSON result as the last stdout line, and the operator pushes the last line
         # it reads. Docker copies stdout and stderr on separate pipes, so a log line written before the

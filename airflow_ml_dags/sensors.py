@@ -1,25 +1,45 @@
-"""Sensors that wait for exactly the raw files the next task reads.
+"""Sensors that wait for exactly what the next task reads: the raw files of some days, and the model.
 
 FileSensor watches one path (or glob), but ``prepare --days N`` reads two files for each of N days, with N a
-run-time Param: so this sensor renders the list per run and is satisfied only when every file is there. It
-looks through the ``fs_default`` connection, whose ``path`` is the data folder as the Airflow process sees it.
+run-time Param: so RawDataSensor renders the list per run and is satisfied only when every file is there.
+ModelSensor waits for the model the Variable ``model_ref`` names, in the registry or in the data folder. Both
+look at files through the ``fs_default`` connection, whose ``path`` is the data folder as Airflow sees it.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.standard.hooks.filesystem import FSHook
-from airflow.sdk import BaseSensorOperator
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_ml_dags.model_refs import MODEL_REF_TEMPLATE, FolderRef, ModelRefError, RegistryRef, parse_model_ref
 from airflow_ml_dags.paths import raw_files
+from airflow_ml_dags.registry import RegistryError, RegistryUnavailable, find_model_version
 from airflow_ml_dags.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+# What a model folder holds once train and validate are done (docs/contracts.md).
+MANIFEST_JSON = "manifest.json"
+METRICS_JSON = "metrics.json"
+
+
+def data_folder(fs_conn_id: str) -> str:
+    """The data folder as the Airflow process sees it: the connection's ``path``, which must be absolute."""
+    base = FSHook(fs_conn_id).get_path()
+    if not base or not os.path.isabs(base):
+        # Retrying cannot fix a connection that names no folder: fail at once with what to set.
+        raise AirflowFailException(
+            f"connection {fs_conn_id!r}: expected an absolute 'path' extra (the data folder as "
+            f"Airflow sees it), got {base!r}"
+        )
+    return base
 
 
 class RawDataSensor(BaseSensorOperator):
@@ -51,18 +71,123 @@ class RawDataSensor(BaseSensorOperator):
         return raw_files(ds, days, self.names)
 
     def poke(self, context: Context) -> bool:
-        base = FSHook(self.fs_conn_id).get_path()
-        if not base or not os.path.isabs(base):
-            # Retrying cannot fix a connection that names no folder: fail at once with what to set.
-            raise AirflowFailException(
-                f"connection {self.fs_conn_id!r}: expected an absolute 'path' extra (the data folder as "
-                f"Airflow sees it), got {base!r}"
-            )
+        base = data_folder(self.fs_conn_id)
         missing = [f for f in self.expected_files(context["ds"]) if not os.path.isfile(os.path.join(base, f))]
         if missing:
             self.log.info("Waiting under %s for %s", base, ", ".join(missing))
             return False
         return True
+
+
+class ModelSensor(BaseSensorOperator):
+    """Waits until the model ``model_ref`` names can be loaded.
+
+    * ``models:/<name>@<alias>`` or ``models:/<name>/<version>``: until MLflow (at ``mlflow_uri``, as the
+      Airflow process reaches it) has that alias or version, READY. No answer, or "not found", means keep
+      waiting; an answer that waiting cannot change fails the task.
+    * a folder relative to the data folder: until it holds a readable ``manifest.json`` with every file it
+      lists, and the ``metrics.json`` validate writes (so a model that was never validated is not used).
+
+    A malformed ``model_ref`` fails at once. When done, the sensor pushes what it found to XCom.
+    """
+
+    template_fields: Sequence[str] = ("model_ref", "fs_conn_id")
+    ui_color = "#8a9a5b"
+
+    def __init__(
+        self,
+        *,
+        model_ref: str,
+        mlflow_uri: str | None,
+        fs_conn_id: str = "fs_default",
+        request_timeout: float = 10.0,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.model_ref = model_ref
+        self.mlflow_uri = mlflow_uri
+        self.fs_conn_id = fs_conn_id
+        self.request_timeout = request_timeout
+
+    def poke(self, context: Context) -> bool | PokeReturnValue:
+        try:
+            ref = parse_model_ref(self.model_ref)
+        except ModelRefError as err:
+            raise AirflowFailException(str(err)) from None
+        if isinstance(ref, RegistryRef):
+            return self._poke_registry(ref)
+        return self._poke_folder(ref)
+
+    def _poke_registry(self, ref: RegistryRef) -> bool | PokeReturnValue:
+        if not self.mlflow_uri:
+            raise AirflowFailException(
+                f"model_ref {ref.uri!r} names an MLflow model, but neither AIRFLOW_MLFLOW_URI nor "
+                "MLFLOW_TRACKING_URI is set: set one, or set model_ref to a model folder"
+            )
+        try:
+            version = find_model_version(self.mlflow_uri, ref, timeout=self.request_timeout)
+        except RegistryUnavailable as err:
+            self.log.warning("MLflow did not answer, will ask again: %s", err)
+            return False
+        except RegistryError as err:
+            raise AirflowFailException(f"model_ref {ref.uri!r}: {err}") from None
+        if version is None:
+            self.log.info("Waiting for %s: MLflow at %s has no such model version yet", ref.uri, self.mlflow_uri)
+            return False
+        status = version.get("status")
+        if status == "FAILED_REGISTRATION":
+            raise AirflowFailException(
+                f"model_ref {ref.uri!r}: version {version['version']} failed registration "
+                f"({version.get('status_message') or 'no message'})"
+            )
+        if status != "READY":
+            self.log.info("Waiting for %s: version %s is %s", ref.uri, version["version"], status)
+            return False
+        self.log.info("Found %s: version %s (run %s)", ref.uri, version["version"], version.get("run_id"))
+        return PokeReturnValue(
+            is_done=True,
+            xcom_value={"model_ref": ref.uri, "version": version["version"], "run_id": version.get("run_id")},
+        )
+
+    def _poke_folder(self, ref: FolderRef) -> bool | PokeReturnValue:
+        folder = os.path.join(data_folder(self.fs_conn_id), ref.relative)
+        missing = [name for name in (MANIFEST_JSON, METRICS_JSON) if not os.path.isfile(os.path.join(folder, name))]
+        if missing:
+            self.log.info("Waiting in %s for %s", folder, ", ".join(missing))
+            return False
+        # The images write each file atomically (the model folder as a whole): a file that is there but
+        # unreadable, or a listed file that is not, will not mend by waiting.
+        manifest = _json_object(os.path.join(folder, MANIFEST_JSON))
+        files = manifest.get("files")
+        if not isinstance(manifest.get("family"), str) or not isinstance(files, list) or not files:
+            raise AirflowFailException(
+                f"{os.path.join(folder, MANIFEST_JSON)}: expected a model manifest with 'family' and 'files'"
+            )
+        absent = [f for f in files if not isinstance(f, str) or not os.path.isfile(os.path.join(folder, f))]
+        if absent:
+            raise AirflowFailException(
+                f"{folder}: files listed in {MANIFEST_JSON} are missing: {', '.join(map(str, absent))}"
+            )
+        metrics = _json_object(os.path.join(folder, METRICS_JSON))
+        accuracy = metrics.get("accuracy")
+        if isinstance(accuracy, bool) or not isinstance(accuracy, (int, float)):
+            raise AirflowFailException(
+                f"{os.path.join(folder, METRICS_JSON)}: expected validate's metrics, 'accuracy' a number, "
+                f"got {accuracy!r}"
+            )
+        self.log.info("Found model folder %s (%s, accuracy %s)", folder, manifest["family"], accuracy)
+        return PokeReturnValue(is_done=True, xcom_value={"model_ref": ref.relative, "family": manifest["family"]})
+
+
+def _json_object(path: str) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            value = json.load(f)
+    except ValueError as err:
+        raise AirflowFailException(f"{path}: not valid JSON ({err})") from None
+    if not isinstance(value, dict):
+        raise AirflowFailException(f"{path}: expected a JSON object, got {type(value).__name__}")
+    return value
 
 
 def wait_for_raw_data(
@@ -79,6 +204,26 @@ def wait_for_raw_data(
         task_id=task_id,
         names=names,
         days=days,
+        mode="reschedule",
+        poke_interval=settings.sensor_poke_interval,
+        timeout=settings.sensor_timeout,
+        **kwargs,
+    )
+
+
+def wait_for_model(
+    task_id: str,
+    model_ref: str = MODEL_REF_TEMPLATE,
+    *,
+    settings: Settings | None = None,
+    **kwargs,
+) -> ModelSensor:
+    """The model sensor in reschedule mode; it asks MLflow at the address the Airflow process uses."""
+    settings = settings or load_settings()
+    return ModelSensor(
+        task_id=task_id,
+        model_ref=model_ref,
+        mlflow_uri=settings.airflow_mlflow_uri,
         mode="reschedule",
         poke_interval=settings.sensor_poke_interval,
         timeout=settings.sensor_timeout,

@@ -4,12 +4,22 @@ from airflow.sdk import DAG, Param
 
 from airflow_ml_dags.defaults import dag_args
 from airflow_ml_dags.operators import stage_task
+from airflow_ml_dags.settings import load_settings
+
+settings = load_settings()
 
 with DAG(
     dag_id="generate_data",
     description="Generate the day's raw data (emulates data that keeps arriving)",
     doc_md=__doc__,
-    params={"rows": Param(5000, type="integer", minimum=1, description="rows to generate for the day")},
-    **dag_args("@daily"),
+    params={
+        "rows": Param(
+            settings.generate_rows,
+            type="integer",
+            minimum=1,
+            description="rows to generate for the day (GENERATE_ROWS)",
+        )
+    },
+    **dag_args("@daily", settings),
 ) as dag:
-    stage_task("generate", "generate", ["--ds", "{{ ds }}", "--rows", "{{ params.rows }}"])
+    stage_task("generate", "generate", ["--ds", "{{ ds }}", "--rows", "{{ params.rows }}"], settings=settings)

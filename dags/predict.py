@@ -1,28 +1,30 @@
-"""predict: waits for raw/{ds}/data.csv, scores it with the model the Variable ``model_ref`` names.
+"""predict: scores raw/{ds}/data.csv with the model the Variable ``model_ref`` names.
 
-``model_ref`` is a model folder relative to the data folder (e.g. ``models/2026-11-20``). It is read when the
-task renders, never while the file parses.
+``model_ref`` is read when the tasks render, never while the file parses. Unset, it means the registry's
+production model, ``models:/<MLFLOW_REGISTERED_MODEL>@production``; it may also name another alias or a version
+(``models:/<name>/3``) or a model folder relative to the data folder (``models/2026-11-20``).
+``wait_for_model`` waits until that model exists, so on a fresh deployment the first days wait for the first
+production model instead of failing.
 """
 
 from airflow.sdk import DAG
 
 from airflow_ml_dags.defaults import dag_args
+from airflow_ml_dags.model_refs import MODEL_ARG_TEMPLATE, MODEL_REF_TEMPLATE, macros
 from airflow_ml_dags.operators import stage_task
-from airflow_ml_dags.paths import container_path
-from airflow_ml_dags.sensors import wait_for_raw_data
+from airflow_ml_dags.sensors import wait_for_model, wait_for_raw_data
+from airflow_ml_dags.settings import load_settings
+
+settings = load_settings()
 
 with DAG(
     dag_id="predict",
-    description="Score the day's raw data with the model named by the model_ref Variable",
+    description="Score the day's raw data with the model named by the model_ref Variable (default: production)",
     doc_md=__doc__,
-    user_defined_macros={"container_path": container_path},
-    **dag_args("@daily"),
+    user_defined_macros=macros(settings.default_model_ref),
+    **dag_args("@daily", settings),
 ) as dag:
-    (
-        wait_for_raw_data("wait_for_raw_data", names=("data.csv",))
-        >> stage_task(
-            "predict",
-            "predict",
-            ["--ds", "{{ ds }}", "--model", "{{ container_path(var.value.model_ref) }}"],
-        )
-    )
+    [
+        wait_for_raw_data("wait_for_raw_data", names=("data.csv",), settings=settings),
+        wait_for_model("wait_for_model", MODEL_REF_TEMPLATE, settings=settings),
+    ] >> stage_task("predict", "predict", ["--ds", "{{ ds }}", "--model", MODEL_ARG_TEMPLATE], settings=settings)

@@ -6,7 +6,7 @@ VENV                 ?= .venv
 AIRFLOW_REQUIREMENTS := requirements/airflow.txt
 AIRFLOW_LOCK         := requirements/airflow.lock.txt
 AIRFLOW_VENV_STAMP   := $(VENV)/.airflow-lock.stamp
-DAG_TEST_ENV         := IMAGE_PREFIX=$(IMAGE_PREFIX) IMAGE_VERSION=$(VERSION)
+DAG_TEST_ENV         := IMAGE_PREFIX=$(IMAGE_PREFIX) IMAGE_VERSION=$(VERSION) MLFLOW_IMAGE=$(IMAGE_PREFIX)/mlflow:$(VERSION)
 
 .PHONY: venv
 venv: $(AIRFLOW_VENV_STAMP) ## Python env for the DAGs (.venv), installed from the lock when the lock changed
@@ -32,5 +32,5 @@ test-dags-fast: venv ## DAG tests that need no Docker: parse time, structure, th
 	$(DAG_TEST_ENV) $(VENV)/bin/python -m pytest tests/dags -m "not docker"
 
 .PHONY: test-dags
-test-dags: venv build ## DAG tests, dag.test() runs of all three DAGs on the built images included
+test-dags: venv build build-mlflow ## DAG tests: dag.test() runs on the built images, the registry scenario on a real MLflow
 	$(DAG_TEST_ENV) $(VENV)/bin/python -m pytest tests/dags

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import copy
 import json
 import os
 import subprocess
@@ -25,8 +26,11 @@ STRUCTURE = {
         "train": {"validate"},
         "validate": set(),
     },
-    "predict": {"wait_for_raw_data": {"predict"}, "predict": set()},
+    "predict": {"wait_for_raw_data": {"predict"}, "wait_for_model": {"predict"}, "predict": set()},
+    "promote_model": {"promote": set()},
 }
+# Tasks that only talk to MLflow: no data folder mounted, no --data-dir (their CLI has none).
+NO_DATA = {("promote_model", "promote")}
 
 # Parses the DAG folder in a fresh interpreter, as the DAG processor does: Airflow itself is loaded first (the
 # processor has it), so the time is what our files cost, their imports (Docker provider, our package) included.
@@ -91,11 +95,17 @@ def test_every_computing_task_is_one_of_our_containers(dagbag, dag_id):
     for task in computing:
         assert type(task) is DockerOperator, task.task_id
         assert task.image in images, task.task_id
-        assert task.mounts == [Mount(target="/data", source=host, type="bind")], task.task_id
+        if (dag_id, task.task_id) in NO_DATA:
+            assert task.mounts == [], task.task_id
+            assert "--data-dir" not in task.command
+        else:
+            assert task.mounts == [Mount(target="/data", source=host, type="bind")], task.task_id
+            assert task.command[-2:] == ["--data-dir", "/data"]
         assert task.mount_tmp_dir is False
         assert task.auto_remove == "success"
-        assert task.command[-2:] == ["--data-dir", "/data"]
         assert task.retries == int(os.environ["TASK_RETRIES"])
+        # The images register under the name the default model_ref names (MLflow itself is off in this env).
+        assert task.environment == {"MLFLOW_REGISTERED_MODEL": "airflow-ml-dags-classifier"}, task.task_id
 
 
 def _expected_version() -> str:
@@ -113,6 +123,21 @@ def test_sensors_wait_in_reschedule_mode_for_what_the_next_task_reads(dagbag, da
     assert 0 < sensor.poke_interval < sensor.timeout
 
 
+def test_predict_waits_for_the_model_it_will_load(dagbag):
+    from airflow_ml_dags.sensors import ModelSensor
+
+    dag = dagbag.dags["predict"]
+    sensor = dag.get_task("wait_for_model")
+    assert type(sensor) is ModelSensor
+    assert sensor.mode == "reschedule"
+    assert sensor.fs_conn_id == "fs_default"
+    assert 0 < sensor.poke_interval < sensor.timeout
+    # Rendered per run from the same Variable (and default) as predict's --model.
+    assert sensor.model_ref == "{{ var.value.get('model_ref', default_model_ref) }}"
+    # MLflow is not configured in this environment: registry refs fail at once instead of waiting.
+    assert sensor.mlflow_uri is None
+
+
 def test_train_sensor_and_prepare_read_the_same_days(dagbag):
     dag = dagbag.dags["train_model"]
     assert dag.get_task("wait_for_raw_data").days == "{{ params.days }}"
@@ -120,9 +145,80 @@ def test_train_sensor_and_prepare_read_the_same_days(dagbag):
     assert dag.params["days"] == 1
 
 
-def test_predict_reads_model_ref_only_when_it_renders(dagbag):
-    command = dagbag.dags["predict"].get_task("predict").command
-    assert command[command.index("--model") + 1] == "{{ container_path(var.value.model_ref) }}"
+def test_predict_reads_model_ref_only_when_it_renders_with_production_as_the_default(dagbag):
+    dag = dagbag.dags["predict"]
+    command = dag.get_task("predict").command
+    assert command[command.index("--model") + 1] == "{{ model_arg(var.value.get('model_ref', default_model_ref)) }}"
+    assert dag.user_defined_macros["default_model_ref"] == "models:/airflow-ml-dags-classifier@production"
+    assert dag.user_defined_macros["model_arg"]("models/2026-11-20") == "/data/models/2026-11-20"
+
+
+def _resolve(dag, conf):
+    """The Params a run triggered with ``conf`` would get; raises ParamValidationError as a trigger would fail."""
+    params = copy.deepcopy(dag.params)
+    params.update(conf)
+    return params.validate()
+
+
+# Spelled out again rather than imported: the test states the CLI contract on its own.
+TRAIN_OPTIONS = {
+    "model": "--model",
+    "epochs": "--epochs",
+    "learning_rate": "--learning-rate",
+    "batch_size": "--batch-size",
+    "hidden": "--hidden",
+    "l2": "--l2",
+    "max_depth": "--max-depth",
+    "min_samples": "--min-samples",
+    "seed": "--seed",
+}
+
+
+def test_train_passes_every_hyperparameter_and_validate_runs_the_gate(dagbag):
+    dag = dagbag.dags["train_model"]
+    train = dag.get_task("train").command
+    for param, option in TRAIN_OPTIONS.items():
+        assert train[train.index(option) + 1] == f"{{{{ params.{param} }}}}", option
+    validate = dag.get_task("validate").command
+    assert validate[:3] == ["validate", "--ds", "{{ ds }}"]
+    assert validate[validate.index("--gate-metric") + 1] == "{{ params.gate_metric }}"
+    assert validate[validate.index("--gate-margin") + 1] == "{{ params.gate_margin }}"
+    # The defaults are the CLIs' own, so an untouched trigger trains what the images would by default.
+    assert _resolve(dag, {}) == {
+        "days": 1, "model": "mlp", "epochs": 20, "learning_rate": 0.01, "batch_size": 64, "hidden": 32, "l2": 0,
+        "max_depth": 6, "min_samples": 5, "seed": 42, "gate_metric": "roc_auc", "gate_margin": 0,
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "conf",
+    [{"model": "svm"}, {"epochs": 0}, {"learning_rate": 0}, {"l2": -1}, {"gate_metric": "auc"}, {"gate_margin": -0.1}],
+    ids=lambda c: next(iter(c)),
+)
+def test_train_refuses_values_the_clis_would_refuse(dagbag, conf):
+    from airflow.sdk.exceptions import ParamValidationError
+
+    with pytest.raises(ParamValidationError):
+        _resolve(dagbag.dags["train_model"], conf)
+
+
+def test_promote_model_is_manual_and_needs_a_version(dagbag):
+    from airflow.sdk.exceptions import ParamValidationError
+
+    dag = dagbag.dags["promote_model"]
+    assert dag.timetable.can_be_scheduled is False
+    task = dag.get_task("promote")
+    assert task.image.split("/")[-1].startswith("validate:")
+    assert task.command == ["promote", "--version", "{{ params.version }}", "--alias", "{{ params.alias }}"]
+    assert _resolve(dag, {"version": 3}) == {"version": 3, "alias": "production"}
+    assert _resolve(dag, {"version": 1, "alias": "staging"}) == {"version": 1, "alias": "staging"}
+    for conf in ({}, {"version": 0}, {"version": "two"}, {"version": 2, "alias": "pro duction"}):
+        with pytest.raises(ParamValidationError):
+            _resolve(dag, conf)
+
+
+def test_generate_rows_default_is_the_setting(dagbag):
+    assert _resolve(dagbag.dags["generate_data"], {}) == {"rows": 5000}
 
 
 @pytest.mark.parametrize(
@@ -207,3 +303,34 @@ def test_parsing_never_calls_variable_get(monkeypatch):
     bag = DagBag(dag_folder=str(DAGS_FOLDER))
     assert bag.import_errors == {}
     assert sorted(bag.dags) == sorted(STRUCTURE)
+
+
+def test_deployment_settings_reach_the_dags(monkeypatch):
+    """The env a deployment sets (compose, or the scenario test) as the DAG files see it at parse time."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    for name, value in {
+        "PIPELINE_START_DATE": "2026-11-02",
+        "PIPELINE_END_DATE": "2026-11-08",
+        "GENERATE_ROWS": "123",
+        "MLFLOW_TRACKING_URI": "http://mlflow:5000",
+        "AIRFLOW_MLFLOW_URI": "http://127.0.0.1:5001",
+        "MLFLOW_REGISTERED_MODEL": "churn",
+    }.items():
+        monkeypatch.setenv(name, value)
+    bag = DagBag(dag_folder=str(DAGS_FOLDER))
+    assert bag.import_errors == {}
+    for dag_id in ("generate_data", "train_model", "predict"):
+        dag = bag.dags[dag_id]
+        assert (dag.start_date, dag.end_date) == (datetime(2026, 11, 2, tzinfo=UTC), datetime(2026, 11, 8, tzinfo=UTC))
+    assert _resolve(bag.dags["generate_data"], {}) == {"rows": 123}
+    predict = bag.dags["predict"]
+    assert predict.get_task("wait_for_model").mlflow_uri == "http://127.0.0.1:5001"
+    assert predict.user_defined_macros["default_model_ref"] == "models:/churn@production"
+    for dag in bag.dags.values():
+        for task in dag.tasks:
+            if task.task_id not in ("wait_for_raw_data", "wait_for_model"):
+                assert task.environment == {
+                    "MLFLOW_TRACKING_URI": "http://mlflow:5000",
+                    "MLFLOW_REGISTERED_MODEL": "churn",
+                }

@@ -1,14 +1,16 @@
-"""The airflow_ml_dags package on its own: settings, paths, the operator factory and the sensor."""
+"""The airflow_ml_dags package on its own: settings, paths, model refs, the operator factory and the raw data
+sensor (the model sensor has its own file)."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from docker.types import Mount
 
-from airflow_ml_dags.defaults import dag_args, start_date
+from airflow_ml_dags.defaults import dag_args, manual_dag_args, start_date
+from airflow_ml_dags.model_refs import FolderRef, ModelRefError, RegistryRef, model_arg, parse_model_ref
 from airflow_ml_dags.operators import stage_task
 from airflow_ml_dags.paths import container_path, last_days, raw_files
 from airflow_ml_dags.sensors import RawDataSensor, wait_for_raw_data
@@ -25,7 +27,13 @@ class TestSettings:
         assert s.docker_url == "unix://var/run/docker.sock"
         assert s.docker_network is None
         assert s.mlflow_tracking_uri is None
+        assert s.airflow_mlflow_uri is None
+        assert s.mlflow_experiment_name is None
+        assert s.mlflow_registered_model == "airflow-ml-dags-classifier"
+        assert s.default_model_ref == "models:/airflow-ml-dags-classifier@production"
         assert s.task_retries == 2
+        assert (s.pipeline_start_date, s.pipeline_end_date) == (None, None)
+        assert s.generate_rows == 5000
 
     def test_from_environment(self):
         s = load_settings(
@@ -44,6 +52,36 @@ class TestSettings:
         assert s.mlflow_tracking_uri == "http://mlflow:5000"
         assert (s.task_retries, s.sensor_timeout) == (0, 30)
 
+    def test_mlflow_settings(self):
+        s = load_settings(
+            {
+                **BASE_ENV,
+                "MLFLOW_TRACKING_URI": "http://mlflow:5000/",
+                "MLFLOW_EXPERIMENT_NAME": "nightly",
+                "MLFLOW_REGISTERED_MODEL": "churn",
+            }
+        )
+        assert s.mlflow_tracking_uri == "http://mlflow:5000"
+        assert s.mlflow_experiment_name == "nightly"
+        assert s.default_model_ref == "models:/churn@production"
+        # The Airflow process reaches MLflow where the containers do, unless told otherwise.
+        assert s.airflow_mlflow_uri == "http://mlflow:5000"
+        other = load_settings(
+            {**BASE_ENV, "MLFLOW_TRACKING_URI": "http://mlflow:5000", "AIRFLOW_MLFLOW_URI": "https://127.0.0.1:5001"}
+        )
+        assert (other.mlflow_tracking_uri, other.airflow_mlflow_uri) == ("http://mlflow:5000", "https://127.0.0.1:5001")
+
+    def test_a_fixed_window_and_rows(self):
+        s = load_settings(
+            {**BASE_ENV, "PIPELINE_START_DATE": "2026-11-02", "PIPELINE_END_DATE": "2026-11-08", "GENERATE_ROWS": "300"}
+        )
+        assert (s.pipeline_start_date, s.pipeline_end_date) == (date(2026, 11, 2), date(2026, 11, 8))
+        assert s.generate_rows == 300
+        # One day is a window too; and the start alone is an open window.
+        one = load_settings({**BASE_ENV, "PIPELINE_START_DATE": "2026-11-02", "PIPELINE_END_DATE": "2026-11-02"})
+        assert one.pipeline_end_date == one.pipeline_start_date
+        assert load_settings({**BASE_ENV, "PIPELINE_START_DATE": "2026-11-02"}).pipeline_end_date is None
+
     def test_docker_host_is_the_fallback_url(self):
         assert load_settings({**BASE_ENV, "DOCKER_HOST": "tcp://engine:2376"}).docker_url == "tcp://engine:2376"
 
@@ -59,6 +97,20 @@ class TestSettings:
             ({"HOST_DATA_DIR": "data"}, "HOST_DATA_DIR: expected an absolute path"),
             ({"TASK_RETRIES": "two"}, "TASK_RETRIES: expected an integer"),
             ({"SENSOR_POKE_INTERVAL_SECONDS": "0"}, "SENSOR_POKE_INTERVAL_SECONDS: expected at least 1"),
+            ({"MLFLOW_TRACKING_URI": "mlflow:5000"}, "MLFLOW_TRACKING_URI: expected an http.s. URL"),
+            ({"MLFLOW_TRACKING_URI": "file:///mlruns"}, "MLFLOW_TRACKING_URI: expected an http.s. URL"),
+            ({"AIRFLOW_MLFLOW_URI": "127.0.0.1:5000"}, "AIRFLOW_MLFLOW_URI: expected an http.s. URL"),
+            ({"MLFLOW_REGISTERED_MODEL": "team/model"}, "MLFLOW_REGISTERED_MODEL: expected a model name"),
+            ({"MLFLOW_REGISTERED_MODEL": "model@v2"}, "MLFLOW_REGISTERED_MODEL: expected a model name"),
+            ({"PIPELINE_START_DATE": "2026-13-01"}, "PIPELINE_START_DATE: expected a date YYYY-MM-DD"),
+            ({"PIPELINE_START_DATE": "20261102"}, "PIPELINE_START_DATE: expected a date YYYY-MM-DD"),
+            ({"PIPELINE_END_DATE": "2026-11-08"}, "PIPELINE_END_DATE: set PIPELINE_START_DATE too"),
+            (
+                {"PIPELINE_START_DATE": "2026-11-08", "PIPELINE_END_DATE": "2026-11-02"},
+                "PIPELINE_END_DATE: 2026-11-02 is before PIPELINE_START_DATE 2026-11-08",
+            ),
+            ({"GENERATE_ROWS": "0"}, "GENERATE_ROWS: expected at least 1"),
+            ({"GENERATE_ROWS": "many"}, "GENERATE_ROWS: expected an integer"),
         ],
     )
     def test_bad_values_name_the_variable(self, env, message):
@@ -99,6 +151,52 @@ class TestPaths:
             container_path(bad)
 
 
+class TestModelRefs:
+    @pytest.mark.parametrize(
+        ("ref", "expected"),
+        [
+            (
+                "models:/airflow-ml-dags-classifier@production",
+                RegistryRef(
+                    "models:/airflow-ml-dags-classifier@production", "airflow-ml-dags-classifier", alias="production"
+                ),
+            ),
+            (" models:/churn/12 ", RegistryRef("models:/churn/12", "churn", version="12")),
+            ("models/2026-11-20", FolderRef("models/2026-11-20", "/data/models/2026-11-20")),
+            ("models/2026-11-20/", FolderRef("models/2026-11-20", "/data/models/2026-11-20")),
+        ],
+    )
+    def test_parse(self, ref, expected):
+        assert parse_model_ref(ref) == expected
+
+    def test_the_macro_passes_registry_refs_and_maps_folders(self):
+        assert model_arg("models:/churn@production") == "models:/churn@production"
+        assert model_arg("models:/churn/3") == "models:/churn/3"
+        assert model_arg("models/2026-11-20") == "/data/models/2026-11-20"
+
+    @pytest.mark.parametrize(
+        ("ref", "message"),
+        [
+            ("models:/churn", "malformed registry reference"),
+            ("models:/churn@", "malformed registry reference"),
+            ("models:/churn/0", "malformed registry reference"),
+            ("models:/churn/latest", "malformed registry reference"),
+            ("models:/a/b/1", "malformed registry reference"),
+            ("models:/churn@pro/d", "malformed registry reference"),
+            ("model:/churn@production", "not a registry reference"),
+            ("runs:/abc/model", "not a registry reference"),
+            ("/srv/ml/data/models/x", "expected a path relative to the data folder"),
+            ("../models/x", "expected a path relative to the data folder"),
+            ("", "empty"),
+            ("   ", "empty"),
+            (None, "empty"),
+        ],
+    )
+    def test_refs_predict_could_not_load_are_refused_by_name(self, ref, message):
+        with pytest.raises(ModelRefError, match=f"model_ref {ref!r}.*{message}" if ref else message):
+            model_arg(ref)
+
+
 class TestFactory:
     def test_docker_operator_arguments(self):
         s = load_settings({**BASE_ENV, "DOCKER_NETWORK": "ml_net", "MLFLOW_TRACKING_URI": "http://mlflow:5000"})
@@ -109,14 +207,41 @@ class TestFactory:
         assert op.mount_tmp_dir is False
         assert op.auto_remove == "success"
         assert op.network_mode == "ml_net"
-        assert op.environment == {"MLFLOW_TRACKING_URI": "http://mlflow:5000"}
+        assert op.environment == {
+            "MLFLOW_TRACKING_URI": "http://mlflow:5000",
+            "MLFLOW_REGISTERED_MODEL": "airflow-ml-dags-classifier",
+        }
         assert op.do_xcom_push is True
         assert op.tty is True
 
-    def test_no_mlflow_no_environment(self):
+    def test_no_mlflow_only_the_model_name(self):
         op = stage_task("generate", "generate", ["--ds", "{{ ds }}"], settings=load_settings(BASE_ENV))
-        assert op.environment == {}
+        assert op.environment == {"MLFLOW_REGISTERED_MODEL": "airflow-ml-dags-classifier"}
         assert op.network_mode is None
+
+    def test_every_mlflow_setting_reaches_the_container_but_airflows_own_address(self):
+        s = load_settings(
+            {
+                **BASE_ENV,
+                "MLFLOW_TRACKING_URI": "http://mlflow:5000",
+                "MLFLOW_EXPERIMENT_NAME": "nightly",
+                "MLFLOW_REGISTERED_MODEL": "churn",
+                "AIRFLOW_MLFLOW_URI": "http://127.0.0.1:5001",
+            }
+        )
+        op = stage_task("train", "train", ["--ds", "{{ ds }}"], settings=s)
+        assert op.environment == {
+            "MLFLOW_TRACKING_URI": "http://mlflow:5000",
+            "MLFLOW_EXPERIMENT_NAME": "nightly",
+            "MLFLOW_REGISTERED_MODEL": "churn",
+        }
+
+    def test_a_task_without_data_gets_no_mount_and_no_data_dir(self):
+        op = stage_task(
+            "promote", "validate", ["promote", "--version", "2"], settings=load_settings(BASE_ENV), uses_data=False
+        )
+        assert op.command == ["promote", "--version", "2"]
+        assert op.mounts == []
 
     def test_unknown_stage_is_refused(self):
         with pytest.raises(SettingsError):
@@ -129,11 +254,47 @@ class TestSchedule:
         now = datetime(2026, 11, 27, 15, 30, tzinfo=UTC)
         assert start_date(s, now) == datetime(2026, 11, 21, tzinfo=UTC)
 
+    def test_a_fixed_window_starts_and_ends_at_midnight_utc(self):
+        s = load_settings({**BASE_ENV, "PIPELINE_START_DATE": "2026-11-02", "PIPELINE_END_DATE": "2026-11-08"})
+        args = dag_args("@daily", s)
+        assert args["start_date"] == datetime(2026, 11, 2, tzinfo=UTC)
+        assert args["end_date"] == datetime(2026, 11, 8, tzinfo=UTC)
+        # The clock does not move a fixed window.
+        assert start_date(s, datetime(2030, 1, 1, tzinfo=UTC)) == datetime(2026, 11, 2, tzinfo=UTC)
+
+    @pytest.mark.parametrize(
+        ("cron", "expected"), [("@daily", [f"2026-11-{d:02d}" for d in range(2, 9)]), ("@weekly", ["2026-11-08"])]
+    )
+    def test_a_fixed_window_runs_exactly_its_days(self, cron, expected):
+        """What the scheduler makes of the end-to-end test's week: every day once, one Sunday training."""
+        from airflow.serialization.encoders import coerce_to_core_timetable
+        from airflow.timetables.base import TimeRestriction
+
+        args = dag_args(
+            cron, load_settings({**BASE_ENV, "PIPELINE_START_DATE": "2026-11-02", "PIPELINE_END_DATE": "2026-11-08"})
+        )
+        timetable = coerce_to_core_timetable(args["schedule"])
+        restriction = TimeRestriction(earliest=args["start_date"], latest=args["end_date"], catchup=True)
+        dates, last = [], None
+        while (
+            info := timetable.next_dagrun_info(last_automated_data_interval=last, restriction=restriction)
+        ) is not None:
+            dates.append(f"{info.logical_date:%Y-%m-%d}")
+            last = info.data_interval
+        assert dates == expected
+
+    def test_manual_dag_args(self):
+        args = manual_dag_args(load_settings({**BASE_ENV, "TASK_RETRIES": "1"}))
+        assert args["schedule"] is None
+        assert "start_date" not in args and "catchup" not in args
+        assert args["default_args"]["retries"] == 1
+
     def test_dag_args(self):
         args = dag_args("@daily", load_settings({**BASE_ENV, "TASK_RETRIES": "3"}))
         assert (args["catchup"], args["max_active_runs"]) == (True, 1)
         assert args["default_args"]["retries"] == 3
         assert args["schedule"].expression == "0 0 * * *"
+        assert args["end_date"] is None
 
 
 class TestRawDataSensor:

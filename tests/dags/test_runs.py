@@ -1,4 +1,4 @@
-"""The three DAGs run with dag.test() against the real Docker engine and the images `make build` made.
+"""The DAGs run with dag.test() against the real Docker engine and the images `make build` made.
 
 dag.test() does not raise when a task fails, so every test asserts the states, then the files the tasks wrote
 (in the session's data folder, which HOST_DATA_DIR binds at /data).
@@ -39,6 +39,18 @@ def _xcom(dag_run, task_id):
         # DockerOperator pushes the container's last output line as a string: the image's JSON result.
         assert isinstance(row.value, str), row.value
         return json.loads(row.value)
+
+
+def _xcom_value(dag_run, task_id):
+    """What a Python task (a sensor) pushed, as it pushed it."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = session.scalars(
+            XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id, task_ids=task_id, key="return_value")
+        ).one()
+        return row.value
 
 
 def _csv(relative):
@@ -140,8 +152,9 @@ def test_train_model(trained, previous_ds, ds):
 
 def test_predict(predicted, ds):
     dag_run, states = predicted
-    assert states == {"wait_for_raw_data": "success", "predict": "success"}
+    assert states == {"wait_for_raw_data": "success", "wait_for_model": "success", "predict": "success"}
     assert dag_run.state == "success"
+    assert _xcom_value(dag_run, "wait_for_model") == {"model_ref": f"models/{ds}", "family": "mlp"}
     header, rows = _csv(f"predictions/{ds}/predictions.csv")
     assert header == ["id", "probability", "label"]
     _, data = _csv(f"raw/{ds}/data.csv")
@@ -153,15 +166,20 @@ def test_predict(predicted, ds):
 
 
 @pytest.mark.parametrize(
-    ("case", "model_ref"),
+    ("case", "model_ref", "message"),
     [
         # A host path names the wrong path space: the container could not see it.
-        ("host path in model_ref", lambda ds: str(DATA_DIR / "models" / ds)),
-        ("no model_ref", None),
+        ("host path in model_ref", lambda ds: str(DATA_DIR / "models" / ds), "expected a path relative"),
+        ("malformed registry ref", lambda ds: "models:/airflow-ml-dags-classifier", "malformed registry reference"),
+        # Unset means the registry's production model, and this environment has no MLflow to ask.
+        ("no model_ref", None, "neither AIRFLOW_MLFLOW_URI nor MLFLOW_TRACKING_URI is set"),
     ],
 )
-def test_predict_fails_without_a_usable_model_ref(dagbag, predicted, logical_date, ds, case, model_ref):
-    """The Variable is read when the task renders: a bad or missing one fails the task, never a green run."""
+def test_predict_fails_at_once_without_a_usable_model_ref(
+    dagbag, predicted, logical_date, ds, case, model_ref, message, capfd
+):
+    """The Variable is read when the tasks render: a bad one fails the model sensor at its first poke (no
+    waiting until the timeout), and predict never runs."""
     from airflow.models.variable import Variable
 
     try:
@@ -169,11 +187,15 @@ def test_predict_fails_without_a_usable_model_ref(dagbag, predicted, logical_dat
             Variable.delete("model_ref")
         else:
             _set_model_ref(model_ref(ds))
+        capfd.readouterr()
         dag_run, states = _run(dagbag.dags["predict"], logical_date, case=f" ({case})")
     finally:
         _set_model_ref(f"models/{ds}")
-    assert states == {"wait_for_raw_data": "success", "predict": "failed"}
+    assert states == {"wait_for_raw_data": "success", "wait_for_model": "failed", "predict": "upstream_failed"}
     assert dag_run.state == "failed"
+    out, err = capfd.readouterr()
+    assert message in out + err
+    assert "AirflowSensorTimeout" not in out + err
 
 
 def test_sensor_whose_input_never_arrives_fails_by_timeout(logical_date, capfd):
@@ -192,7 +214,7 @@ def test_sensor_whose_input_never_arrives_fails_by_timeout(logical_date, capfd):
 
     dag_run, states = _run(dag, missing_day, case=" (input never arrives)")
 
-    assert states == {"wait_for_raw_data": "failed", "predict": "upstream_failed"}
+    assert states == {"wait_for_raw_data": "failed", "wait_for_model": "success", "predict": "upstream_failed"}
     assert dag_run.state == "failed"
     with create_session() as session:
         ti = next(t for t in dag_run.get_task_instances(session=session) if t.task_id == "wait_for_raw_data")
