@@ -40,7 +40,7 @@ export async function takeScreenshots(job: ScreenshotJob): Promise<string[]> {
     await page.goto(`${job.url}/dags`, { waitUntil: "networkidle" });
     for (const { dagId } of job.dags) await page.getByText(dagId, { exact: true }).first().waitFor({ timeout: 60_000 });
     const list = join(job.outDir, "dag-list.png");
-    await page.screenshot({ path: list });
+    await page.screenshot({ path: list, fullPage: true });
     saved.push(list);
     for (const { dagId, runId } of job.dags) {
       const path = runId ? `/dags/${dagId}/runs/${encodeURIComponent(runId)}` : `/dags/${dagId}`;

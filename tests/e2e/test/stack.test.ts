@@ -118,7 +118,7 @@ describe("the compose stack runs a week by itself", function () {
     expect(runs).to.have.length(1);
     const run = runs[0];
     const params = Object.fromEntries(run.data.params.map((p: { key: string; value: string }) => [p.key, p.value]));
-    expect(params).to.include.keys("ds", "family", "epochs", "learningRate");
+    expect(params).to.include.keys("ds", "family", "epochs", "learning_rate", "train_rows");
     const metrics = run.data.metrics.map((m: { key: string }) => m.key);
     expect(metrics).to.include.members(["loss", "val_roc_auc", "val_accuracy"]);
     const { files } = await get(`artifacts/list?run_id=${run.info.run_id}&path=model`);
