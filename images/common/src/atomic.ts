@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { lstat, mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { InputError } from "./errors.ts";
 
@@ -53,6 +53,13 @@ export const writeFileAtomic = (path: string, data: string | Uint8Array) => writ
 export async function replaceDirAtomic(dir: string, fill: (tmpDir: string) => Promise<void>): Promise<void> {
   const parent = dirname(dir);
   await ensureDir(parent);
+  // rename() would silently swap a file (or a link) for the new folder and the cleanup would delete it:
+  // what stands in the way is not ours to remove.
+  const existing = await lstat(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === "ENOENT") return undefined;
+    throw new InputError(dir, `cannot read (${err.code ?? err})`);
+  });
+  if (existing && !existing.isDirectory()) throw new InputError(dir, "exists and is not a folder, so it cannot be replaced");
   const tmp = tmpName(dir);
   const old = `${tmp}.old`;
   try {

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { chmod, readdir, readFile, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { InputError, replaceDirAtomic, writeFileAtomic, writeFilesAtomic } from "../src/index.ts";
 import { withTmp } from "./helpers.ts";
@@ -85,5 +85,26 @@ describe("atomic writes", () => {
       expect((caught as Error).message).to.equal("boom");
       expect(await readdir(out)).to.deep.equal(["good"]);
       expect(await readdir(dir)).to.deep.equal(["m"]);
+    }));
+
+  it("refuses to replace a file standing where the folder goes, and leaves it", () =>
+    withTmp(async (dir) => {
+      const out = join(dir, "raw", "2026-11-20");
+      await mkdir(join(dir, "raw"));
+      await writeFile(out, "not a folder\n");
+      let filled = false;
+      let caught: unknown;
+      try {
+        await replaceDirAtomic(out, async () => {
+          filled = true;
+        });
+      } catch (err) {
+        caught = err;
+      }
+      expect(caught).to.be.instanceOf(InputError);
+      expect((caught as Error).message).to.equal(`${out}: exists and is not a folder, so it cannot be replaced`);
+      expect(filled).to.equal(false);
+      expect(await readFile(out, "utf8")).to.equal("not a folder\n");
+      expect(await readdir(join(dir, "raw"))).to.deep.equal(["2026-11-20"]);
     }));
 });

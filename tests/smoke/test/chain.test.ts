@@ -2,49 +2,30 @@
 // validate -> predict, and checks every output.
 import { expect } from "chai";
 import { execa } from "execa";
-import { chmod, mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { STAGES, type Stage, exists as existsIn, image, makeDataDir, removeDir, runStage } from "./support.ts";
 
-const PREFIX = process.env.IMAGE_PREFIX ?? "airflow-ml-dags";
-const VERSION = process.env.IMAGE_VERSION ?? "dev";
-const STAGES = ["generate", "prepare", "train", "validate", "predict"] as const;
 const DS = "2026-11-20";
 const ROWS = 3000;
 
-const image = (stage: string) => `${PREFIX}/${stage}:${VERSION}`;
-
 let dataDir = "";
 
-async function run(stage: (typeof STAGES)[number], ...args: string[]) {
-  const r = await execa("docker", ["run", "--rm", "-v", `${dataDir}:/data`, image(stage), ...args], { reject: false });
-  const stdoutLines = r.stdout.trim().split("\n").filter(Boolean);
-  const stderrLines = r.stderr.trim().split("\n").filter(Boolean);
-  return {
-    code: r.exitCode,
-    stdout: r.stdout,
-    stderrLines,
-    result: () => {
-      if (r.exitCode !== 0) throw new Error(`${stage} exited ${r.exitCode}: ${r.stderr.slice(-2000)}`);
-      return JSON.parse(stdoutLines.at(-1) ?? "null") as Record<string, unknown>;
-    },
-  };
-}
+const run = (stage: Stage, ...args: string[]) => runStage(stage, args, { dataDir });
 
 async function csv(path: string) {
   const [header, ...rows] = (await readFile(join(dataDir, path), "utf8")).trimEnd().split("\n");
   return { header: (header ?? "").split(","), rows: rows.map((r) => r.split(",")) };
 }
 
-const exists = (p: string) => stat(join(dataDir, p)).then(() => true, () => false);
+const exists = (p: string) => existsIn(dataDir, p);
 
 describe("stage images", () => {
   before(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), "aml-smoke-"));
-    // Task containers run as the unprivileged `node` user; the host folder must let it write.
-    await chmod(dataDir, 0o777);
+    // Task containers run as the unprivileged `node` user; the host folder lets it write.
+    dataDir = await makeDataDir("smoke");
   });
-  after(() => rm(dataDir, { recursive: true, force: true }));
+  after(() => removeDir(dataDir));
 
   for (const stage of STAGES) {
     it(`${stage}: --help works and the image runs as a non-root user`, async () => {

@@ -3,17 +3,24 @@
 // model, which the quality gate rejects, so predict keeps scoring with version 1; then the manual path
 // promotes version 2 and rolls back to version 1.
 import { expect } from "chai";
-import { execa } from "execa";
-import { randomBytes } from "node:crypto";
-import { chmod, mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MlflowClient } from "../../../images/common/src/mlflow.ts";
-import { docker, startMlflowServer, type MlflowServer } from "../../../images/common/test/integration/server.ts";
-
-const PREFIX = process.env.IMAGE_PREFIX ?? "airflow-ml-dags";
-const VERSION = process.env.IMAGE_VERSION ?? "dev";
-const image = (stage: string) => `${PREFIX}/${stage}:${VERSION}`;
+import { docker } from "../../../images/common/test/integration/server.ts";
+import {
+  type MlflowOnNetwork,
+  type Stage,
+  type StageRun,
+  exists as existsIn,
+  image,
+  lastDays,
+  makeDataDir,
+  removeDir,
+  runStage,
+  startMlflowOnNetwork,
+  theErrorLine,
+} from "./support.ts";
 
 const NAME = "airflow-ml-dags-classifier";
 const PRODUCTION = `models:/${NAME}@production`;
@@ -22,45 +29,24 @@ const WEEK2 = "2026-11-27";
 const ROWS_PER_DAY = "1000";
 
 /** The 7 days ending at `ds`, oldest first. */
-const week = (ds: string) =>
-  Array.from({ length: 7 }, (_, i) => new Date(Date.parse(`${ds}T00:00:00Z`) - (6 - i) * 86_400_000).toISOString().slice(0, 10));
-
-interface StageRun {
-  code: number | undefined;
-  stderrLines: string[];
-  /** The JSON result line; throws with the stage's stderr if it failed. */
-  result: () => Record<string, unknown>;
-}
+const week = (ds: string) => lastDays(ds, 7);
 
 describe("model registry: quality gate, predict from the registry, manual promote and roll back", function () {
-  const suffix = randomBytes(3).toString("hex");
-  const network = `aml-registry-${suffix}`;
-  const alias = `mlflow-${suffix}`;
-  let networkCreated = false;
-  let server: MlflowServer | undefined;
+  let mlflow: MlflowOnNetwork | undefined;
   let client: MlflowClient;
   let dataDir = "";
   let digests = "";
   const runIds: Record<string, string> = {};
 
-  async function run(stage: string, args: string[], trackingUri = server?.networkUri ?? ""): Promise<StageRun> {
-    const env = ["-e", `MLFLOW_TRACKING_URI=${trackingUri}`, "-e", `AML_IMAGE=${image(stage)}`, "-e", `AML_IMAGE_DIGESTS=${digests}`];
-    const r = await execa("docker", ["run", "--rm", "--network", network, "-v", `${dataDir}:/data`, ...env, image(stage), ...args], {
-      reject: false,
+  const run = (stage: Stage, args: string[], trackingUri = mlflow?.networkUri ?? ""): Promise<StageRun> =>
+    runStage(stage, args, {
+      dataDir,
+      ...(mlflow ? { network: mlflow.network } : {}),
+      env: { MLFLOW_TRACKING_URI: trackingUri, AML_IMAGE: image(stage), AML_IMAGE_DIGESTS: digests },
     });
-    const stdoutLines = r.stdout.trim().split("\n").filter(Boolean);
-    return {
-      code: r.exitCode,
-      stderrLines: r.stderr.trim().split("\n").filter(Boolean),
-      result: () => {
-        if (r.exitCode !== 0) throw new Error(`${stage} ${args.join(" ")} exited ${r.exitCode}: ${r.stderr.slice(-2000)}`);
-        return JSON.parse(stdoutLines.at(-1) ?? "null") as Record<string, unknown>;
-      },
-    };
-  }
 
   const readJson = async (path: string) => JSON.parse(await readFile(join(dataDir, path), "utf8"));
-  const exists = (path: string) => stat(join(dataDir, path)).then(() => true, () => false);
+  const exists = (path: string) => existsIn(dataDir, path);
 
   /** generate → prepare --days 7 → split for the week ending at `ds`, as the DAGs run them. */
   async function prepareWeek(ds: string): Promise<void> {
@@ -76,13 +62,10 @@ describe("model registry: quality gate, predict from the registry, manual promot
 
   before(async function () {
     this.timeout(300_000);
-    dataDir = await mkdtemp(join(tmpdir(), "aml-registry-"));
-    // Task containers run as the unprivileged `node` user; the host folder must let it write.
-    await chmod(dataDir, 0o777);
-    await docker("network", "create", "--label", "airflow-ml-dags.test=registry-scenario", network);
-    networkCreated = true;
-    server = await startMlflowServer({ label: "registry-scenario", network: { name: network, alias } });
-    client = new MlflowClient(server.uri);
+    // Task containers run as the unprivileged `node` user; the host folder lets it write.
+    dataDir = await makeDataDir("registry");
+    mlflow = await startMlflowOnNetwork("registry-scenario");
+    client = new MlflowClient(mlflow.server.uri);
     // What a deployment passes so each version records its images; local images have no registry
     // digest, so their content ids stand in.
     const ids: Record<string, string> = {};
@@ -92,9 +75,8 @@ describe("model registry: quality gate, predict from the registry, manual promot
 
   after(async function () {
     this.timeout(120_000);
-    if (server) await docker("rm", "-f", server.container);
-    if (networkCreated) await docker("network", "rm", network);
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    if (mlflow) await mlflow.stop();
+    await removeDir(dataDir);
   });
 
   it("week 1: train logs the run, validate registers version 1 and makes it production (first version)", async () => {
@@ -247,17 +229,14 @@ describe("model registry: quality gate, predict from the registry, manual promot
   describe("failures in real containers: exit 1, one error line, nothing written", () => {
     const lastError = (r: StageRun) => {
       expect(r.code).to.equal(1);
-      const errors = r.stderrLines.map((l) => JSON.parse(l)).filter((l) => l.level === "error");
-      expect(errors, r.stderrLines.join("\n")).to.have.length(1);
-      expect(JSON.parse(r.stderrLines.at(-1) ?? "{}")).to.deep.equal(errors[0]);
-      return errors[0].msg as string;
+      return theErrorLine(r);
     };
 
     it("train with MLflow unreachable (a closed port) leaves no model folder", async () => {
       const ds = "2026-11-26";
       (await run("prepare", ["prepare", "--ds", ds])).result();
       (await run("prepare", ["split", "--ds", ds])).result();
-      const closed = `http://${alias}:5999`;
+      const closed = `http://${mlflow?.alias}:5999`;
       const msg = lastError(await run("train", ["--ds", ds, "--model", "tree"], closed));
       expect(msg).to.equal(`${closed}: MLflow unreachable at ${closed} (ECONNREFUSED)`);
       expect(await exists(`models/${ds}`)).to.equal(false);
