@@ -6,6 +6,7 @@ VERSION     := $(shell cat VERSION)
 GIT_SHA     := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 NODE_IMAGE  ?= node:22-bookworm-slim
 PYTHON_IMAGE ?= python:3.11-slim-bookworm
+DEBIAN_IMAGE ?= debian:bookworm-slim
 IMAGE_PREFIX ?= airflow-ml-dags
 STAGES      := generate prepare train validate predict
 LIBS        := common model
@@ -30,6 +31,10 @@ $(addprefix build-,$(STAGES)): build-%:
 .PHONY: build-mlflow build-airflow
 build-mlflow build-airflow: build-%:
 	docker build -q -f compose/$*/Dockerfile --build-arg PYTHON_IMAGE=$(PYTHON_IMAGE) -t $(IMAGE_PREFIX)/$*:$(VERSION) .
+
+.PHONY: build-docker-proxy
+build-docker-proxy:
+	docker build -q --build-arg BASE_IMAGE=$(DEBIAN_IMAGE) -t $(IMAGE_PREFIX)/docker-proxy:$(VERSION) compose/docker-proxy
 
 .PHONY: images
 images: ## List the task images and their sizes
@@ -111,7 +116,7 @@ test-smoke: build build-mlflow deps ## The built images through the whole chain,
 	cd tests/smoke && IMAGE_PREFIX=$(IMAGE_PREFIX) IMAGE_VERSION=$(VERSION) MLFLOW_IMAGE=$(IMAGE_PREFIX)/mlflow:$(VERSION) npx mocha
 
 .PHONY: test-e2e
-test-e2e: build build-airflow build-mlflow deps ## The compose stack on free ports runs a fixed week by itself; saves UI screenshots
+test-e2e: build build-airflow build-mlflow build-docker-proxy deps ## The compose stack on free ports runs a fixed week by itself; saves UI screenshots
 	cd tests/e2e && IMAGE_PREFIX=$(IMAGE_PREFIX) IMAGE_VERSION=$(VERSION) npx mocha
 
 .PHONY: clean-build

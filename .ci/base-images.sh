@@ -8,6 +8,7 @@ NODE_VERSION=${NODE_STANDIN_VERSION:-22.23.3}
 NPM_VERSION=${NPM_STANDIN_VERSION:-10.9.9}
 PYTHON_IMAGE=${PYTHON_IMAGE:-python:3.11-slim-bookworm}
 POSTGRES_IMAGE=${POSTGRES_IMAGE:-postgres:15-bookworm}
+DEBIAN_IMAGE=${DEBIAN_IMAGE:-debian:bookworm-slim}
 WORK=${BASE_IMAGE_WORK:-/var/tmp/airflow-ml-dags-base}
 CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
 
@@ -143,6 +144,23 @@ SH
   rm -rf "$dir"
 }
 
+# The plain rootfs, as the official slim image is; like it, apt also reads the point-release updates and the
+# security archive, so images built on the stand-in get the same package versions as on the real one.
+build_debian() {
+  local dir="$WORK/debian" mirror
+  rm -rf "$dir"; cp -a "$WORK/rootfs" "$dir"
+  mirror=$(awk '$1 == "deb" { print $2; exit }' "$dir/etc/apt/sources.list")
+  [ -n "$mirror" ] || { log "no deb line in the rootfs' sources.list"; exit 1; }
+  printf 'deb %s bookworm main\ndeb %s bookworm-updates main\ndeb %s-security bookworm-security main\n' \
+    "$mirror" "$mirror" "$mirror" >"$dir/etc/apt/sources.list"
+  trust_host_ca "$dir"
+  log "importing $DEBIAN_IMAGE"
+  tar -C "$dir" -c . | docker import \
+    -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    -c 'CMD ["bash"]' - "$DEBIAN_IMAGE" >/dev/null
+  rm -rf "$dir"
+}
+
 ensure() {
   local image=$1 builder=$2
   if have_image "$image"; then log "$image present"; return; fi
@@ -152,12 +170,13 @@ ensure() {
   "$builder"
 }
 
-[ $# -gt 0 ] || set -- node python postgres
+[ $# -gt 0 ] || set -- node python postgres debian
 for which in "$@"; do
   case "$which" in
     node) ensure "$NODE_IMAGE" build_node ;;
     python) ensure "$PYTHON_IMAGE" build_python ;;
     postgres) ensure "$POSTGRES_IMAGE" build_postgres ;;
-    *) echo "usage: $0 [node|python|postgres]..." >&2; exit 2 ;;
+    debian) ensure "$DEBIAN_IMAGE" build_debian ;;
+    *) echo "usage: $0 [node|python|postgres|debian]..." >&2; exit 2 ;;
   esac
 done

@@ -7,6 +7,7 @@ from typing import Any
 
 from airflow.sdk import CronTriggerTimetable
 
+from airflow_ml_dags.alerts import failure_alert
 from airflow_ml_dags.settings import Settings, load_settings
 
 
@@ -20,6 +21,8 @@ def default_args(settings: Settings | None = None) -> dict[str, Any]:
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=15),
         "execution_timeout": timedelta(hours=1),
+        # Every task, sensors included, alerts when it fails for good (not on the tries before).
+        "on_failure_callback": failure_alert(settings),
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from typing import Any
 
@@ -9,6 +10,46 @@ from airflow.providers.docker.operators.docker import DockerOperator
 from docker.types import Mount
 
 from airflow_ml_dags.settings import CONTAINER_DATA_DIR, Settings, load_settings
+
+# What every task container gets on top of the operator's own host config: a read-only root file system, no
+# capabilities at all (the images need none: they run as uid 1000 and write only to /data and /tmp) and no
+# privilege gain through set-uid files. The socket proxy refuses a container creation without them.
+TMP_TMPFS = "rw,nosuid,nodev,noexec,size=512m"
+TASK_HOST_CONFIG: dict[str, Any] = {
+    "read_only": True,
+    # The one writable place besides /data: predict and validate download registry models under
+    # os.tmpdir(). Nothing there is executed, and it goes away with the container.
+    "tmpfs": {"/tmp": TMP_TMPFS},
+    "cap_drop": ["ALL"],
+    "security_opt": ["no-new-privileges"],
+}
+
+
+class _HardenedClient:
+    """The operator's docker-py client, with TASK_HOST_CONFIG added to every host config it builds."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def create_host_config(self, *args: Any, **kwargs: Any) -> Any:
+        # A copy each time: docker-py keeps the lists it is given inside the host config.
+        return self._client.create_host_config(*args, **{**kwargs, **copy.deepcopy(TASK_HOST_CONFIG)})
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+class TaskContainerOperator(DockerOperator):
+    """DockerOperator whose containers get TASK_HOST_CONFIG.
+
+    The provider (4.6.1) has no parameter for a read-only root, dropped capabilities or security options, and
+    builds the host config from its own arguments in the middle of ``_run_image_with_mounts``. The client it
+    builds it with (``cli``) is the one seam that needs no copy of that method.
+    """
+
+    @property
+    def cli(self) -> Any:
+        return _HardenedClient(self.hook.api_client)
 
 
 def data_mount(settings: Settings) -> Mount:
@@ -23,15 +64,17 @@ def stage_task(
     settings: Settings | None = None,
     uses_data: bool = True,
     **kwargs: Any,
-) -> DockerOperator:
+) -> TaskContainerOperator:
     """A task that runs one stage image with ``args`` (Jinja-templated) on the data folder mounted at /data.
 
     ``--data-dir`` is always given, so the mount target and the CLI cannot drift apart. A command that
     touches no file (``validate promote`` only talks to MLflow) passes ``uses_data=False``: it gets neither
     the mount nor the option, which its CLI would refuse.
+
+    The container's root file system is read-only, with a private /tmp (``TASK_HOST_CONFIG``).
     """
     settings = settings or load_settings()
-    return DockerOperator(
+    return TaskContainerOperator(
         task_id=task_id,
         image=settings.image(stage),
         command=[*args, "--data-dir", CONTAINER_DATA_DIR] if uses_data else list(args),
@@ -45,6 +88,9 @@ def stage_task(
         auto_remove="success",
         # Where MLflow is for the containers (their network's name for it) and what to log and register.
         environment=settings.task_environment(),
+        # Credentials only this way: private_environment is not templated, not shown in the UI and not
+        # serialized with the DAG.
+        private_environment=settings.task_private_environment(),
         user=settings.task_user,
         # The images print their JSON result as the last stdout line, and the operator pushes the last line
         # it reads. Docker copies stdout and stderr on separate pipes, so a log line written before the

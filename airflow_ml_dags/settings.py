@@ -16,17 +16,30 @@ Variables (all optional but HOST_DATA_DIR in a deployment):
 * ``HOST_DATA_DIR``: absolute; default ``data/`` of the checkout
 * ``IMAGE_PREFIX`` (default ``airflow-ml-dags``), ``IMAGE_VERSION`` (default: the checkout's VERSION file):
   images are ``{IMAGE_PREFIX}/{stage}:{IMAGE_VERSION}``
-* ``DOCKER_URL`` (default ``DOCKER_HOST``, then the local socket), ``DOCKER_NETWORK`` (default: Docker's bridge)
+* ``DOCKER_URL`` (default ``DOCKER_HOST``, then the local socket; in docker compose the socket proxy,
+  ``tcp://docker-proxy:2375``), ``DOCKER_NETWORK`` (default: Docker's bridge)
 * ``MLFLOW_TRACKING_URI`` (http or https), ``MLFLOW_EXPERIMENT_NAME``: passed on to the task containers when set
 * ``MLFLOW_REGISTERED_MODEL`` (default ``airflow-ml-dags-classifier``): passed on to the task containers; the
   model predict uses by default is ``models:/<it>@production``
 * ``AIRFLOW_MLFLOW_URI`` (default ``MLFLOW_TRACKING_URI``): MLflow as the Airflow process reaches it
 * ``TASK_USER``: user the containers run as (default: the images' own, uid 1000)
+* ``TASK_SECRET_ENV``: names of variables of this environment, separated by commas, that the task containers get
+  as private environment (DockerOperator's ``private_environment``: neither templated nor rendered in the UI nor
+  serialized with the DAG); each must be set
 * ``TASK_RETRIES`` (2), ``SENSOR_POKE_INTERVAL_SECONDS`` (60), ``SENSOR_TIMEOUT_SECONDS`` (7200)
 * ``BACKFILL_DAYS`` (7): how many days, today included, a fresh deployment runs
 * ``PIPELINE_START_DATE``, ``PIPELINE_END_DATE`` (YYYY-MM-DD, both included): a fixed window of days instead of
   the last BACKFILL_DAYS; the end needs the start
 * ``GENERATE_ROWS`` (5000): default rows per generated day
+
+Failure alerts (``airflow_ml_dags.alerts``), both channels optional; with neither, a failed task says in its log
+that no alert was sent:
+
+* ``ALERT_WEBHOOK_URL``: http(s) URL of a Slack-compatible incoming webhook (``{"text": ...}`` is posted to it)
+* ``ALERT_EMAIL_TO``: recipients, separated by commas; mail goes out through Airflow's SMTP connection
+  (``smtp_default``, e.g. ``AIRFLOW_CONN_SMTP_DEFAULT``, or the one ``[email] email_conn_id`` names), which holds
+  the server, its credentials and TLS choices
+* ``ALERT_EMAIL_FROM``: sender address (default: the connection's ``from_email`` extra)
 """
 
 from __future__ import annotations
@@ -34,7 +47,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
@@ -53,6 +66,9 @@ _VERSION_FILE = Path(__file__).resolve().parent.parent / "VERSION"
 # MLflow refuses "/" and ":" in model names; "@" would make models:/<name>@<alias> ambiguous.
 _MODEL_NAME = re.compile(r"[^/:@\s]+")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# Deliberately loose: the SMTP server has the last word; this only catches what cannot be an address (a bare
+# name, a list joined by spaces or semicolons, a missing domain).
+_EMAIL = re.compile(r"[^@\s,;<>]+@[^@\s,;<>]+")
 
 
 class SettingsError(ValueError):
@@ -78,6 +94,12 @@ class Settings:
     pipeline_start_date: date | None
     pipeline_end_date: date | None
     generate_rows: int
+    # Out of the repr: webhook URLs carry their secret.
+    alert_webhook_url: str | None = field(default=None, repr=False)
+    alert_email_to: tuple[str, ...] = ()
+    alert_email_from: str | None = None
+    # (name, value) pairs for the task containers' private environment; out of the repr, being secrets.
+    task_secrets: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
     def image(self, stage: str) -> str:
         if stage not in STAGES:
@@ -102,6 +124,10 @@ class Settings:
             env["MLFLOW_EXPERIMENT_NAME"] = self.mlflow_experiment_name
         return env
 
+    def task_private_environment(self) -> dict[str, str]:
+        """The secrets of every task container (``TASK_SECRET_ENV``), kept apart from ``task_environment``."""
+        return dict(self.task_secrets)
+
 
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
     raw = env.get(name, "").strip()
@@ -120,6 +146,38 @@ def _optional(env: Mapping[str, str], name: str) -> str | None:
     return env.get(name, "").strip() or None
 
 
+_DOCKER_SCHEMES = ("unix", "tcp", "http", "https", "ssh")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _docker_url(env: Mapping[str, str]) -> str:
+    name = "DOCKER_URL" if _optional(env, "DOCKER_URL") else "DOCKER_HOST"
+    raw = _optional(env, name)
+    if raw is None:
+        return "unix://var/run/docker.sock"
+    # docker-py would take a bare host:port for tcp, and fail only when a task runs; one spelling, checked here.
+    parts = urlsplit(raw)
+    if parts.scheme not in _DOCKER_SCHEMES or not (parts.netloc or parts.path):
+        raise SettingsError(f"{name}: expected a unix://, tcp://, http(s):// or ssh:// URL, got {raw!r}")
+    return raw
+
+
+def _task_secrets(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    raw = _optional(env, "TASK_SECRET_ENV")
+    if raw is None:
+        return ()
+    secrets = []
+    for name in (n.strip() for n in raw.split(",")):
+        if not _ENV_NAME.fullmatch(name):
+            raise SettingsError(f"TASK_SECRET_ENV: expected variable names separated by commas, got {raw!r}")
+        value = env.get(name, "")
+        if not value:
+            # Rather here than as a task that fails later on a missing credential, with a vaguer message.
+            raise SettingsError(f"TASK_SECRET_ENV: names {name}, which is not set")
+        secrets.append((name, value))
+    return tuple(secrets)
+
+
 def _http_uri(env: Mapping[str, str], name: str) -> str | None:
     raw = _optional(env, name)
     if raw is None:
@@ -130,6 +188,41 @@ def _http_uri(env: Mapping[str, str], name: str) -> str | None:
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
         raise SettingsError(f"{name}: expected an http(s) URL such as http://mlflow:5000, got {raw!r}")
     return raw.rstrip("/")
+
+
+def _webhook_url(env: Mapping[str, str], name: str) -> str | None:
+    raw = _optional(env, name)
+    if raw is None:
+        return None
+    # Webhook services put their secret in the path or the query, so both stay as they are.
+    try:
+        parts = urlsplit(raw)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and not parts.fragment
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        valid = False
+    if not valid:
+        # The value itself may be a secret: name the variable and what is wrong, not the URL.
+        raise SettingsError(f"{name}: expected an http(s) URL such as https://hooks.example.com/services/T0/B0/x")
+    return raw
+
+
+def _emails(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    raw = _optional(env, name)
+    if raw is None:
+        return ()
+    addresses = tuple(a.strip() for a in raw.split(","))
+    for address in addresses:
+        if not _EMAIL.fullmatch(address):
+            raise SettingsError(f"{name}: expected e-mail addresses separated by commas, got {address!r}")
+    return addresses
+
+
+def _sender(env: Mapping[str, str], name: str) -> str | None:
+    raw = _optional(env, name)
+    if raw is not None and not _EMAIL.fullmatch(raw):
+        raise SettingsError(f"{name}: expected one e-mail address, got {raw!r}")
+    return raw
 
 
 def _date(env: Mapping[str, str], name: str) -> date | None:
@@ -176,7 +269,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         host_data_dir=host_data_dir,
         image_prefix=env.get("IMAGE_PREFIX", "").strip() or "airflow-ml-dags",
         image_version=env.get("IMAGE_VERSION", "").strip() or _default_version(),
-        docker_url=_optional(env, "DOCKER_URL") or _optional(env, "DOCKER_HOST") or "unix://var/run/docker.sock",
+        docker_url=_docker_url(env),
         docker_network=_optional(env, "DOCKER_NETWORK"),
         mlflow_tracking_uri=tracking_uri,
         mlflow_experiment_name=_optional(env, "MLFLOW_EXPERIMENT_NAME"),
@@ -190,4 +283,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         pipeline_start_date=start,
         pipeline_end_date=end,
         generate_rows=_int(env, "GENERATE_ROWS", 5000, 1),
+        alert_webhook_url=_webhook_url(env, "ALERT_WEBHOOK_URL"),
+        alert_email_to=_emails(env, "ALERT_EMAIL_TO"),
+        alert_email_from=_sender(env, "ALERT_EMAIL_FROM"),
+        task_secrets=_task_secrets(env),
     )

@@ -32,5 +32,5 @@ test-dags-fast: venv ## DAG tests that need no Docker: parse time, structure, th
 	$(DAG_TEST_ENV) $(VENV)/bin/python -m pytest tests/dags -m "not docker"
 
 .PHONY: test-dags
-test-dags: venv build build-mlflow ## DAG tests: dag.test() runs on the built images, the registry scenario on a real MLflow
+test-dags: venv build build-mlflow build-docker-proxy ## DAG tests: dag.test() runs on the built images, the registry scenario on a real MLflow
 	$(DAG_TEST_ENV) $(VENV)/bin/python -m pytest tests/dags

@@ -84,8 +84,9 @@ def test_structure(dagbag, dag_id):
 
 @pytest.mark.parametrize("dag_id", sorted(STRUCTURE))
 def test_every_computing_task_is_one_of_our_containers(dagbag, dag_id):
-    from airflow.providers.docker.operators.docker import DockerOperator
     from airflow.sdk import BaseSensorOperator
+
+    from airflow_ml_dags.operators import TaskContainerOperator
 
     prefix, version = os.environ.get("IMAGE_PREFIX", "airflow-ml-dags"), _expected_version()
     images = {f"{prefix}/{stage}:{version}" for stage in STAGES}
@@ -93,7 +94,7 @@ def test_every_computing_task_is_one_of_our_containers(dagbag, dag_id):
     computing = [t for t in dagbag.dags[dag_id].tasks if not isinstance(t, BaseSensorOperator)]
     assert computing
     for task in computing:
-        assert type(task) is DockerOperator, task.task_id
+        assert type(task) is TaskContainerOperator, task.task_id
         assert task.image in images, task.task_id
         if (dag_id, task.task_id) in NO_DATA:
             assert task.mounts == [], task.task_id

@@ -40,7 +40,8 @@ export class Airflow {
     });
     const text = await res.text();
     if (!res.ok) throw new Error(`${method} ${path}: HTTP ${res.status} ${text}`);
-    return JSON.parse(text) as T;
+    // DELETE answers 204 with no body.
+    return (text ? JSON.parse(text) : undefined) as T;
   }
 
   async dagRuns(dagId: string): Promise<DagRun[]> {

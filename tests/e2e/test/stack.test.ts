@@ -2,6 +2,8 @@
 // The scheduler runs everything by itself (catchup over the window); the test only watches, through the
 // Airflow REST API and MLflow's, then checks the files and takes the UI screenshots for the README.
 import { expect } from "chai";
+import { execa } from "execa";
+import { randomBytes } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Airflow, type DagRun } from "./airflow.ts";
@@ -15,6 +17,54 @@ const ROWS = 2000;
 const MODEL = "airflow-ml-dags-classifier";
 
 const expected: Record<string, string[]> = { generate_data: WEEK, train_model: [TRAIN_DS], predict: WEEK };
+
+// The failure alerts go to receivers in a container on the stack's network (alert_sink.py), under this name.
+const SINK = "alert-sink";
+const WEBHOOK_PATH = "/hooks/T000/B000/e2e-secret";
+const SMTP_LOGIN = "alerts";
+const SMTP_PASSWORD = randomBytes(12).toString("hex");
+const ALERT_TO = "ml-team@example.com";
+const ALERT_FROM = "airflow-alerts@example.com";
+// promote_model for a version that does not exist: the validate image refuses it, on every try.
+const MISSING_VERSION = 999;
+const FAILING_DS = TRAIN_DS;
+
+interface Received {
+  channel?: "webhook" | "email";
+  ready?: boolean;
+  path?: string;
+  content_type?: string;
+  body?: { text?: string };
+  login?: string;
+  from?: string;
+  to?: string[];
+  subject?: string;
+  html?: string;
+}
+
+let sinkContainer = "";
+let failingRun: DagRun | undefined;
+
+async function startAlertSink(network: string): Promise<string> {
+  // The Airflow image, which `make test-e2e` builds anyway: it has Python and aiosmtpd (from the lock).
+  const image = `${process.env.IMAGE_PREFIX ?? "airflow-ml-dags"}/airflow:${
+    process.env.IMAGE_VERSION ?? (await readFile(join(ROOT, "VERSION"), "utf8")).trim()
+  }`;
+  const script = await readFile(join(ROOT, "tests/e2e/alert_sink.py"), "utf8");
+  const name = `${network}-${SINK}`;
+  await execa("docker", [
+    "run", "-d", "--pull", "never", "--name", name, "--network", network, "--network-alias", SINK,
+    "--label", "airflow-ml-dags.test=e2e", "-e", `SINK_SMTP_LOGIN=${SMTP_LOGIN}`, "-e", `SINK_SMTP_PASSWORD=${SMTP_PASSWORD}`,
+    image, "python", "-u", "-c", script,
+  ]);
+  return name;
+}
+
+/** What the sink has received so far, in order (its stdout, one JSON object a line). */
+async function received(): Promise<Received[]> {
+  const { stdout } = await execa("docker", ["logs", sinkContainer]);
+  return stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Received);
+}
 
 let stack: Stack;
 let airflow: Airflow;
@@ -35,9 +85,23 @@ describe("the compose stack runs a week by itself", function () {
       PIPELINE_END_DATE: WEEK.at(-1) as string,
       GENERATE_ROWS: String(ROWS),
       SENSOR_POKE_INTERVAL_SECONDS: "10",
+      ALERT_WEBHOOK_URL: `http://${SINK}:8080${WEBHOOK_PATH}`,
+      ALERT_EMAIL_TO: ALERT_TO,
+      // The sender comes from the connection here (ALERT_EMAIL_FROM is left empty).
+      AIRFLOW_CONN_SMTP_DEFAULT:
+        `smtp://${SMTP_LOGIN}:${SMTP_PASSWORD}@${SINK}:8025?disable_ssl=true&disable_tls=true` +
+        `&from_email=${encodeURIComponent(ALERT_FROM)}&timeout=10&retry_limit=0`,
     });
+    sinkContainer = await startAlertSink(stack.project);
     airflow = new Airflow(stack.airflowUrl, stack.env.AIRFLOW_ADMIN_USER ?? "admin", stack.env.AIRFLOW_ADMIN_PASSWORD ?? "");
     await airflow.login();
+    await airflow.waitFor("the alert sink to listen", async () => ((await received()).some((r) => r.ready) ? true : undefined), 60_000, 1000);
+    // Triggered now so that its retries (TASK_RETRIES, 2 by default) run while the week does.
+    failingRun = await airflow.waitFor(
+      "promote_model to accept a trigger",
+      () => airflow.triggerRun("promote_model", `${FAILING_DS}T12:00:00+00:00`, { version: MISSING_VERSION, alias: "e2e-alert" }),
+      5 * 60_000,
+    );
   });
 
   afterEach(function () {
@@ -48,6 +112,11 @@ describe("the compose stack runs a week by itself", function () {
     this.timeout(5 * 60_000);
     if (!stack) return;
     if (failed) await printLogs(stack);
+    if (sinkContainer) {
+      if (failed) console.error((await execa("docker", ["logs", sinkContainer], { all: true, reject: false })).all);
+      // Before compose down: the stack's network cannot go while the sink is attached to it.
+      await execa("docker", ["rm", "-f", sinkContainer], { reject: false });
+    }
     await stack.down();
   });
 
@@ -126,6 +195,54 @@ describe("the compose stack runs a week by itself", function () {
     const { model_version } = await get(`registered-models/alias?name=${MODEL}&alias=production`);
     expect(model_version.version).to.equal("1");
     expect(model_version.run_id).to.equal(run.info.run_id);
+  });
+
+  it("a task that fails for good sends one alert by webhook and by e-mail; the week's runs sent none", async function () {
+    this.timeout(15 * 60_000);
+    const run = failingRun as DagRun;
+    const states = await airflow.waitFor(
+      `promote_model ${run.dag_run_id} to fail`,
+      async () => {
+        const tis = await airflow.taskInstances("promote_model", run.dag_run_id);
+        return tis.every((t) => t.state === "failed") ? tis : undefined;
+      },
+      10 * 60_000,
+    );
+    const tries = (states[0] as { try_number: number }).try_number;
+    // The callback runs right after the task is marked failed: wait for what it sent.
+    const alerts = await airflow.waitFor(
+      "the alert on both channels",
+      async () => {
+        const got = (await received()).filter((r) => r.channel);
+        return got.some((r) => r.channel === "webhook") && got.some((r) => r.channel === "email") ? got : undefined;
+      },
+      2 * 60_000,
+      2000,
+    );
+    // Exactly one alert a channel: the week's runs all succeeded, and the first tries of this one only retried.
+    expect(alerts.map((a) => a.channel).sort()).to.deep.equal(["email", "webhook"]);
+    expect(tries, "TASK_RETRIES is 2 in the stack").to.equal(3);
+
+    const logUrl = `http://localhost:${stack.env.AIRFLOW_PORT}/dags/promote_model/runs/${encodeURIComponent(run.dag_run_id)}/tasks/promote?try_number=3`;
+    const webhook = alerts.find((a) => a.channel === "webhook") as Received;
+    expect(webhook.path).to.equal(WEBHOOK_PATH);
+    expect(webhook.content_type).to.equal("application/json");
+    const lines = (webhook.body?.text ?? "").split("\n");
+    expect(lines[0]).to.equal(`Airflow task failed: promote_model.promote for ${FAILING_DS} (try 3 of 3)`);
+    expect(lines.slice(1, 5)).to.deep.equal(["DAG: promote_model", "Task: promote", `ds: ${FAILING_DS}`, "Try: 3 of 3"]);
+    // The validate image's own error line, which names the version it could not find.
+    expect(lines[5]).to.match(/^Error: .+/).and.to.include(`models:/${MODEL}/${MISSING_VERSION}`);
+    expect(lines[6]).to.equal(`Log: ${logUrl}`);
+    expect(lines).to.have.length(7);
+
+    const mail = alerts.find((a) => a.channel === "email") as Received;
+    expect(mail).to.include({ login: SMTP_LOGIN, from: ALERT_FROM, subject: lines[0] });
+    expect(mail.to).to.deep.equal([ALERT_TO]);
+    expect(mail.html).to.include("<td>promote_model</td>").and.to.include(`<td>${FAILING_DS}</td>`).and.to.include("<td>3 of 3</td>");
+    expect(mail.html).to.include(`<a href="${logUrl}">`);
+
+    // The README's screenshot of promote_model shows its plain graph, not this run.
+    await airflow.call("DELETE", `/dags/promote_model/dagRuns/${encodeURIComponent(run.dag_run_id)}`);
   });
 
   it("takes the screenshots of the DAG list and of each DAG's graph", async function () {
