@@ -1,5 +1,6 @@
-// Runs a stage CLI the way a task container does (a separate process), for the train and predict tests.
+// Runs a stage CLI the way a task container does (a separate process), for the train, validate and predict tests.
 import { execFile } from "node:child_process";
+import { createServer } from "node:net";
 import { writeFile, mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import { expect } from "chai";
@@ -59,4 +60,13 @@ export function expectFailure(run: Run, code: number, msg: RegExp): void {
 export async function writeFrameCsv(path: string, frame: Frame): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   await writeFile(path, toCsv(frameHeader(frame), frameRows(frame, (v) => fmt(v))));
+}
+
+/** A local port nothing listens on: connecting to it is refused at once. */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((done, fail) => server.close((err) => (err ? fail(err) : done())));
+  return port;
 }

@@ -1,11 +1,10 @@
 import { readdir, readFile, stat, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { expect } from "chai";
 import { dataPaths, readCsv, toFrame } from "@airflow-ml-dags/common";
 import { loadModel, saveModel, trainModel } from "@airflow-ml-dags/model";
-import { expectFailure, runStage, writeFrameCsv } from "../../model/test/cli.ts";
+import { closedPort, expectFailure, runStage, writeFrameCsv } from "../../model/test/cli.ts";
 import { quick, tempDir } from "../../model/test/helpers.ts";
 import { memoryLogger, synthetic } from "../../model/test/synthetic.ts";
 
@@ -15,15 +14,6 @@ const DS = "2026-03-02";
 const MODEL = `models/${TRAINED}`;
 
 const exists = (path: string) => stat(path).then(() => true, () => false);
-
-/** A local port nothing listens on: connecting to it is refused at once. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((done, fail) => server.close((err) => (err ? fail(err) : done())));
-  return port;
-}
 
 /** predict's temporary model folders; a failed download must not leave one behind. */
 const tempModelDirs = async () => (await readdir(tmpdir())).filter((n) => n.startsWith("predict-model-")).sort();

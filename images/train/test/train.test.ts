@@ -1,27 +1,17 @@
 import { createHash } from "node:crypto";
 import { readdir, readFile, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { expect } from "chai";
 import { dataPaths } from "@airflow-ml-dags/common";
 import { DEFAULT_HYPERPARAMS, loadModel, type Manifest } from "@airflow-ml-dags/model";
 import { dataDates, trainParams } from "../src/train.ts";
-import { expectFailure, runStage, writeFrameCsv } from "../../model/test/cli.ts";
+import { closedPort, expectFailure, runStage, writeFrameCsv } from "../../model/test/cli.ts";
 import { tempDir } from "../../model/test/helpers.ts";
 import { accuracy, synthetic } from "../../model/test/synthetic.ts";
 
 const PKG = resolve(import.meta.dirname, "..");
 const DS = "2026-03-02";
 const train = (dataDir: string, ...args: string[]) => runStage(PKG, ["--ds", DS, "--data-dir", dataDir, ...args]);
-
-/** A local port nothing listens on: connecting to it is refused at once. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((done, fail) => server.close((err) => (err ? fail(err) : done())));
-  return port;
-}
 
 describe("train CLI", () => {
   let dataDir: string;

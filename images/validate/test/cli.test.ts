@@ -1,5 +1,4 @@
 import { cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLogger, dataPaths, readCsv, toFrame } from "@airflow-ml-dags/common";
@@ -7,6 +6,7 @@ import { DEFAULT_HYPERPARAMS, loadModel, saveModel, trainModel, type Family } fr
 import { expect } from "chai";
 import { computeMetrics } from "../src/metrics.ts";
 import { type Run, runValidate, syntheticFrame, writeFrameCsv } from "./helpers.ts";
+import { closedPort } from "../../model/test/cli.ts";
 
 const DS = "2026-03-02";
 const MODEL_DS = "2026-02-23";
@@ -26,15 +26,6 @@ function expectFailure(run: Run, code: number, file: string, problem: RegExp): v
   expect(run.logs[run.logs.length - 1]).to.equal(errors[0]);
   expect(errors[0]?.msg).to.include(file);
   expect(errors[0]?.msg).to.match(problem);
-}
-
-/** A local port nothing listens on: connecting to it is refused at once. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((done, fail) => server.close((err) => (err ? fail(err) : done())));
-  return port;
 }
 
 describe("validate CLI", function () {
