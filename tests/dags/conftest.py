@@ -70,6 +70,27 @@ if str(REPO) not in sys.path:
 TIMINGS: dict[str, float] = {}
 
 
+def run_dag(dag, logical_date, conf=None, label=""):
+    """dag.test() with its wall time recorded under ``label``. It does not raise when a task fails, so callers
+    assert the returned run's state and the {task_id: state} map."""
+    started = time.perf_counter()
+    dag_run = dag.test(logical_date=logical_date, run_conf=conf)
+    TIMINGS[label or f"dag.test {dag.dag_id}"] = time.perf_counter() - started
+    return dag_run, {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
+
+
+def pushed_xcom(dag_run, task_id):
+    """A task's return_value XCom as stored: a string for DockerOperator (the container's last output line,
+    the image's JSON result), the object itself for a Python task such as a sensor."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        return session.scalars(
+            XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id, task_ids=task_id, key="return_value")
+        ).one().value
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     if TIMINGS:
         terminalreporter.section("DAG timings")

@@ -16,16 +16,21 @@ import html
 import json
 import socket
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote
 
 import pytest
-from conftest import DAGS_FOLDER, DATA_DIR, TIMINGS
+from conftest import DAGS_FOLDER, DATA_DIR, run_dag
 
-from airflow_ml_dags.alerts import AlertNotDelivered, FailureAlert, error_line, post_webhook, public_address
+from airflow_ml_dags.alerts import (
+    AlertNotDelivered,
+    FailureAlert,
+    error_line,
+    post_webhook,
+    public_address,
+)
 from airflow_ml_dags.settings import SettingsError, load_settings
 
 pytestmark = pytest.mark.filterwarnings(
@@ -210,10 +215,7 @@ def _day(ds: str) -> datetime:
 
 
 def _run(dag, ds, case, conf=None):
-    started = time.perf_counter()
-    dag_run = dag.test(logical_date=_day(ds), run_conf=conf)
-    TIMINGS[f"alerts: dag.test {dag.dag_id} ({case})"] = time.perf_counter() - started
-    return dag_run, {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
+    return run_dag(dag, _day(ds), conf, label=f"alerts: dag.test {dag.dag_id} ({case})")
 
 
 def _write_bad_raw_data(ds: str) -> None:

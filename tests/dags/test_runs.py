@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import csv
 import json
-import time
 from datetime import timedelta
 
 import pytest
-from conftest import DAGS_FOLDER, DATA_DIR, TIMINGS
+from conftest import DAGS_FOLDER, DATA_DIR, pushed_xcom, run_dag
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("images", "airflow_db")]
 
@@ -21,36 +20,14 @@ FEATURES = [f"f{i:02d}" for i in range(20)]
 
 
 def _run(dag, logical_date, conf=None, case=""):
-    started = time.perf_counter()
-    dag_run = dag.test(logical_date=logical_date, run_conf=conf)
-    TIMINGS[f"dag.test {dag.dag_id}{case}"] = time.perf_counter() - started
-    states = {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
-    return dag_run, states
+    return run_dag(dag, logical_date, conf, label=f"dag.test {dag.dag_id}{case}")
 
 
 def _xcom(dag_run, task_id):
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        row = session.scalars(
-            XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id, task_ids=task_id, key="return_value")
-        ).one()
-        # DockerOperator pushes the container's last output line as a string: the image's JSON result.
-        assert isinstance(row.value, str), row.value
-        return json.loads(row.value)
-
-
-def _xcom_value(dag_run, task_id):
-    """What a Python task (a sensor) pushed, as it pushed it."""
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        row = session.scalars(
-            XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id, task_ids=task_id, key="return_value")
-        ).one()
-        return row.value
+    value = pushed_xcom(dag_run, task_id)
+    # DockerOperator pushes the container's last output line as a string: the image's JSON result.
+    assert isinstance(value, str), value
+    return json.loads(value)
 
 
 def _csv(relative):
@@ -154,7 +131,7 @@ def test_predict(predicted, ds):
     dag_run, states = predicted
     assert states == {"wait_for_raw_data": "success", "wait_for_model": "success", "predict": "success"}
     assert dag_run.state == "success"
-    assert _xcom_value(dag_run, "wait_for_model") == {"model_ref": f"models/{ds}", "family": "mlp"}
+    assert pushed_xcom(dag_run, "wait_for_model") == {"model_ref": f"models/{ds}", "family": "mlp"}
     header, rows = _csv(f"predictions/{ds}/predictions.csv")
     assert header == ["id", "probability", "label"]
     _, data = _csv(f"raw/{ds}/data.csv")

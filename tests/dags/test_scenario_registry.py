@@ -10,11 +10,10 @@ the dates the other DAG runs use, in the session's data folder.
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import DAGS_FOLDER, DATA_DIR, TIMINGS
+from conftest import DAGS_FOLDER, DATA_DIR, pushed_xcom, run_dag
 
 from airflow_ml_dags.settings import DEFAULT_REGISTERED_MODEL
 
@@ -53,25 +52,11 @@ def dags(mlflow_server):
 
 
 def _run(dag, logical_date, conf=None, case=""):
-    started = time.perf_counter()
-    dag_run = dag.test(logical_date=logical_date, run_conf=conf)
-    TIMINGS[f"scenario: dag.test {dag.dag_id}{case}"] = time.perf_counter() - started
-    states = {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
-    return dag_run, states
+    return run_dag(dag, logical_date, conf, label=f"scenario: dag.test {dag.dag_id}{case}")
 
 
 def _xcom(dag_run, task_id):
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        value = (
-            session.scalars(
-                XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id, task_ids=task_id, key="return_value")
-            )
-            .one()
-            .value
-        )
+    value = pushed_xcom(dag_run, task_id)
     # DockerOperator pushes the container's last line (a JSON string), sensors push the object itself.
     return json.loads(value) if isinstance(value, str) else value
 
