@@ -197,6 +197,38 @@ describe("the compose stack runs a week by itself", function () {
     expect(model_version.run_id).to.equal(run.info.run_id);
   });
 
+  it("a worse model trained through the REST API is rejected by the gate, and predict keeps version 1", async function () {
+    this.timeout(15 * 60_000);
+    // A day inside the window that has no training run yet (logical dates are unique per DAG in Airflow 3).
+    const ds = WEEK.at(-2) as string;
+    const done = async (dagId: string, run: DagRun) =>
+      airflow.waitFor(`${dagId} ${run.dag_run_id}`, async () => {
+        const [now] = (await airflow.dagRuns(dagId)).filter((r) => r.dag_run_id === run.dag_run_id);
+        return now && ["success", "failed"].includes(now.state) ? now : undefined;
+      }, 10 * 60_000);
+    const train = await airflow.triggerRun("train_model", `${ds}T12:00:00+00:00`, {
+      days: WEEK.length - 1,
+      model: "logreg",
+      epochs: 1,
+      learning_rate: 0.00001,
+    });
+    expect((await done("train_model", train)).state).to.equal("success");
+    const metrics = JSON.parse(await readFile(join(stack.dataDir, `models/${ds}/metrics.json`), "utf8"));
+    expect(metrics.registry).to.include({ version: "2", decision: "rejected", production_version: "1" });
+    expect(metrics.registry.candidate).to.be.lessThan(metrics.registry.production);
+
+    const res = await fetch(`${stack.mlflowUrl}/api/2.0/mlflow/registered-models/alias?name=${MODEL}&alias=production`);
+    expect(((await res.json()) as { model_version: { version: string } }).model_version.version).to.equal("1");
+    const v2 = await fetch(`${stack.mlflowUrl}/api/2.0/mlflow/model-versions/get?name=${MODEL}&version=2`);
+    const tags = ((await v2.json()) as { model_version: { tags: { key: string; value: string }[] } }).model_version.tags;
+    expect(tags.map((t) => t.key)).to.include("rejected");
+
+    const predict = await airflow.triggerRun("predict", `${ds}T12:00:00+00:00`);
+    expect((await done("predict", predict)).state).to.equal("success");
+    const manifest = JSON.parse(await readFile(join(stack.dataDir, `predictions/${ds}/manifest.json`), "utf8"));
+    expect(manifest).to.include({ model_ref: `models:/${MODEL}@production`, model_version: "1", model_ds: TRAIN_DS });
+  });
+
   it("a task that fails for good sends one alert by webhook and by e-mail; the week's runs sent none", async function () {
     this.timeout(15 * 60_000);
     const run = failingRun as DagRun;
