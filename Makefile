@@ -122,3 +122,13 @@ test-e2e: build build-airflow build-mlflow build-docker-proxy deps ## The compos
 .PHONY: clean-build
 clean-build: ## Remove build outputs and node_modules
 	rm -rf $(addsuffix /node_modules,$(PACKAGES) $(NODE_TESTS)) $(addsuffix /dist,$(PACKAGES))
+
+# ---- benchmark ---------------------------------------------------------------------------------------------
+
+BENCH_ARGS ?=
+
+.PHONY: bench
+bench: build build-airflow build-mlflow ## Stage throughput, task overhead and a week's latency against a pandas + scikit-learn reference: docs/benchmarks.md
+	docker build -q -f bench/reference/Dockerfile --build-arg PYTHON_IMAGE=$(PYTHON_IMAGE) \
+	  -t $(IMAGE_PREFIX)/bench-reference:$(VERSION) bench/reference
+	$(AIRFLOW_PYTHON) bench/bench.py --prefix $(IMAGE_PREFIX) --version $(VERSION) --node-image $(NODE_IMAGE) $(BENCH_ARGS)

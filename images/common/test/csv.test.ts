@@ -1,7 +1,23 @@
 import { expect } from "chai";
+import { createHash } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { checkColumns, fmt, frameHeader, frameRows, parseNumber, readCsv, toCsv, toFrame, toTargets } from "../src/index.ts";
+import {
+  checkColumns,
+  csvField,
+  fmt,
+  frameHeader,
+  frameRows,
+  parseNumber,
+  readCsv,
+  readCsvBatches,
+  readFrame,
+  readFrames,
+  sha256Files,
+  toCsv,
+  toFrame,
+  toTargets,
+} from "../src/index.ts";
 import { withTmp } from "./helpers.ts";
 
 async function frameOf(text: string, opts?: Parameters<typeof toFrame>[1]) {
@@ -91,5 +107,154 @@ describe("CSV reading and schema checks", () => {
     expect(fmt(2)).to.equal("2");
     expect(fmt(Number.NaN)).to.equal("");
     expect(parseNumber("f", " 3.5 ", 2, "a")).to.equal(3.5);
+  });
+});
+
+describe("CSV reading in batches", () => {
+  async function batchesOf(text: string | Buffer, batchRows: number) {
+    return withTmp(async (dir) => {
+      const p = join(dir, "data.csv");
+      await writeFile(p, text);
+      const out = [];
+      for await (const b of readCsvBatches(p, batchRows)) out.push({ header: b.header, rows: b.rows, firstRow: b.firstRow });
+      return out;
+    });
+  }
+
+  async function framesOf(text: string, batchRows: number, opts?: Parameters<typeof readFrames>[1]) {
+    return withTmp(async (dir) => {
+      const p = join(dir, "data.csv");
+      await writeFile(p, text);
+      const out = [];
+      for await (const f of readFrames(p, opts, batchRows)) out.push(f);
+      return out;
+    });
+  }
+
+  it("gives the header with every batch and numbers rows across batches", async () => {
+    const batches = await batchesOf("id,a\nx,1\ny,2\nz,3\n", 2);
+    expect(batches).to.deep.equal([
+      { header: ["id", "a"], rows: [["x", "1"], ["y", "2"]], firstRow: 2 },
+      { header: ["id", "a"], rows: [["z", "3"]], firstRow: 4 },
+    ]);
+    // A header-only file still gives its header, in one batch without rows.
+    expect(await batchesOf("id,a\n", 2)).to.deep.equal([{ header: ["id", "a"], rows: [], firstRow: 2 }]);
+  });
+
+  it("reads quoted fields (commas, doubled quotes, line breaks), CRLF lines, a BOM, and skips empty lines", async () => {
+    const text = '\ufeffid,"note"\r\n"a,1","say ""hi"""\r\n\r\nb,"two\nlines"\nc,\n"d",plain"quote\n';
+    const [batch] = await batchesOf(text, 100);
+    expect(batch?.header).to.deep.equal(["id", "note"]);
+    expect(batch?.rows).to.deep.equal([
+      ["a,1", 'say "hi"'],
+      ["b", "two\nlines"],
+      ["c", ""],
+      ["d", 'plain"quote'],
+    ]);
+  });
+
+  it("reads records that straddle the reader's 1 MiB chunks, quoted or not", async () => {
+    const expected: string[][] = [];
+    let text = "id,note\n";
+    for (let i = 0; text.length < 3 * 2 ** 20; i++) {
+      // Every 997th row holds a quoted field with a line break, a comma and doubled quotes; the others are plain.
+      const note = i % 997 === 0 ? `multi\nline, "${i}"` : `row ${i} ${"x".repeat(i % 50)}`;
+      expected.push([`id-${i}`, note]);
+      text += `id-${i},${i % 997 === 0 ? `"${note.replaceAll('"', '""')}"` : note}\n`;
+    }
+    const batches = await batchesOf(text, 10_000);
+    expect(batches.flatMap((b) => b.rows)).to.deep.equal(expected);
+    expect(batches.map((b) => b.firstRow)).to.deep.equal(batches.map((_, k) => 2 + k * 10_000));
+  });
+
+  it("reads multi-byte characters cut by a chunk boundary", async () => {
+    // "é" is two bytes in UTF-8: the padding puts one of them on each side of the first 1 MiB chunk.
+    const head = "id,name\n";
+    const pad = `p,${"x".repeat(2 ** 20 - head.length - 3 - 1)}\n`;
+    const [batch] = await batchesOf(Buffer.from(`${head}${pad}q,é\n`), 100);
+    expect(batch?.rows.at(-1)).to.deep.equal(["q", "é"]);
+  });
+
+  const malformed: [string, string, RegExp][] = [
+    ["an unterminated quote", 'id,a\nx,"open\ny,2\n', /data\.csv: malformed CSV at row 2: Quoted field unterminated$/],
+    ["text after a closing quote", 'id,a\nx,1\ny,"2"z\n', /data\.csv: malformed CSV at row 3: Trailing quote on quoted field is malformed$/],
+    ["a ragged row in a later batch", "id,a\nx,1\ny,2\nz,3,4\n", /data\.csv: row 4 has 3 fields, the header has 2$/],
+    ["a file of blanks", "  \n\n", /data\.csv: file is empty$/],
+  ];
+  for (const [name, text, re] of malformed) {
+    it(`refuses ${name}, naming the file and the row`, async () => {
+      expect(await errorOf(() => batchesOf(text, 2))).to.match(re);
+    });
+  }
+
+  it("converts batch by batch what toFrame converts whole, ids checked across batches", async () => {
+    const text = "id,a,b\nr1,1.5,\nr2,-2e-3,7\nr3,0,8\nr4,.25,9\nr5,3,\n";
+    const frames = await framesOf(text, 2);
+    expect(frames.map((f) => f.ids)).to.deep.equal([["r1", "r2"], ["r3", "r4"], ["r5"]]);
+    const whole = await frameOf(text);
+    expect(frames.flatMap((f) => Array.from(f.values))).to.deep.equal(Array.from(whole.values));
+    expect(await errorOf(() => framesOf("id,a\nx,1\ny,2\nz,3\nx,4\n", 2))).to.match(/data\.csv: duplicate id "x" in rows 2 and 5$/);
+    expect(await errorOf(() => framesOf("id,a\nx,1\ny,2\nz,oops\n", 2))).to.match(/data\.csv: row 4, column "a": not a finite number \("oops"\)$/);
+    expect(await errorOf(() => framesOf("id,a\n", 2))).to.match(/data\.csv: no data rows \(header only\)$/);
+    expect(await errorOf(() => framesOf("id,a,target\nx,1,0\n", 2, { withTarget: false }))).to.match(/unexpected column "target"$/);
+  });
+
+  it("reads a whole file into the frame toFrame gives, across many batches, target included", () =>
+    withTmp(async (dir) => {
+      const p = join(dir, "train.csv");
+      const lines = ["id,a,b,target"];
+      for (let i = 0; i < 20_000; i++) lines.push(`r${i},${(i * 0.37) % 5},${i % 7 === 0 ? "" : i},${i % 3 === 0 ? 1 : 0}`);
+      await writeFile(p, `${lines.join("\n")}\n`);
+      const streamed = await readFrame(p, { withTarget: true });
+      const whole = toFrame(await readCsv(p), { withTarget: true });
+      expect(streamed.ids).to.deep.equal(whole.ids);
+      expect(streamed.columns).to.deep.equal(["a", "b"]);
+      expect(Array.from(streamed.values)).to.deep.equal(Array.from(whole.values));
+      expect(Array.from(streamed.target ?? [])).to.deep.equal(Array.from(whole.target ?? []));
+      expect(await errorOf(() => readFrame(p, { withTarget: false }))).to.match(/train\.csv: unexpected column "target"$/);
+    }));
+
+  it("hashes files in pieces to the sha256 of their bytes one after the other", () =>
+    withTmp(async (dir) => {
+      const a = join(dir, "a.bin");
+      const b = join(dir, "b.bin");
+      const big = Buffer.alloc(3 * 2 ** 20 + 17, 7);
+      await writeFile(a, big);
+      await writeFile(b, "tail");
+      const expected = createHash("sha256").update(big).update("tail").digest("hex");
+      expect(await sha256Files([a, b])).to.equal(expected);
+      expect(await errorOf(() => sha256Files([join(dir, "missing.bin")]))).to.match(/missing\.bin: cannot read \(ENOENT\)$/);
+    }));
+
+  it("parses exactly the numbers the decimal grammar allows, to the same double as Number()", () => {
+    const grammar = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+    const cells = [
+      "0", "-0", "+1", "1.", ".5", "-.5e-3", "1e5", "1E+5", "2.5e0", "007", "123456789012345678901234", "9007199254740993",
+      "0.1234567890123456789012345", "1e-400", "1e400", ".", "+", "-", "1e", "1e+", "e5", "1.2.3", "1e5.5", "0x10", "NaN",
+      "Infinity", "1_000", "١", "+-1", "1 2", "--1", "1e--5",
+    ];
+    const random = Array.from({ length: 2000 }, (_, i) => {
+      const v = (Math.sin(i * 12.9898) * 43758.5453) % 1e3;
+      return [v.toFixed(i % 10), v.toString(), v.toExponential(i % 8), (v * 1e-9).toString()][i % 4] as string;
+    });
+    for (const cell of [...cells, ...random]) {
+      const expected = grammar.test(cell) ? Number(cell) : Number.NaN;
+      let got: number;
+      try {
+        got = parseNumber("f", cell, 2, "a");
+      } catch {
+        got = Number.NaN;
+      }
+      expect(Number.isFinite(expected) ? Object.is(got, expected) : Number.isNaN(got), cell).to.equal(true);
+    }
+  });
+
+  it("quotes a field exactly when CSV needs it, and reads back what it wrote", async () => {
+    const fields = ["plain", "a,b", 'say "hi"', "two\nlines", " lead", "trail ", "\ufeffbom", "in side", 1.5];
+    expect(fields.map(csvField)).to.deep.equal([
+      "plain", '"a,b"', '"say ""hi"""', '"two\nlines"', '" lead"', '"trail "', '"\ufeffbom"', "in side", "1.5",
+    ]);
+    const [batch] = await batchesOf(toCsv(["id", "v"], fields.map((f, i) => [`r${i}`, f])), 100);
+    expect(batch?.rows.map((r) => r[1])).to.deep.equal(fields.map(String));
   });
 });

@@ -1,6 +1,6 @@
 import { readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type * as tf from "@tensorflow/tfjs";
+import type * as tfl from "@tensorflow/tfjs-layers";
 import {
   InputError,
   readText,
@@ -38,7 +38,7 @@ export const MODEL_FILES: Record<Family, string[]> = {
 const NETWORK_LAYERS: Partial<Record<Family, number>> = { mlp: 2, logreg: 1 };
 
 export type ModelCore =
-  | { kind: "network"; model: tf.LayersModel }
+  | { kind: "network"; model: tfl.LayersModel }
   | { kind: "tree"; tree: DecisionTreeClassifier };
 
 function score(core: ModelCore, x: Float32Array, rows: number): Float64Array {

@@ -1,5 +1,11 @@
 // The tfjs families: logistic regression (one sigmoid unit) and an MLP (one relu hidden layer).
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
+import * as tfl from "@tensorflow/tfjs-layers";
+// The pure-JS CPU backend registers itself when its module loads. Only tfjs's core, layers and this backend are
+// imported: the umbrella package also loads the WebGL backend, the graph-model converter and tfjs-data, twice
+// the code to start. (A named import: the package marks its Node entry as free of side effects, so a bare
+// import would be dropped by the bundler.)
+import { version_cpu } from "@tensorflow/tfjs-backend-cpu";
 import { InputError, rng, shuffle, type Logger } from "@airflow-ml-dags/common";
 import type { Hyperparams } from "./hyperparams.ts";
 
@@ -11,34 +17,36 @@ export const WEIGHTS_BIN = "weights.bin";
  * and one backend everywhere means training and scoring compute the same floats.
  */
 export async function useCpu(): Promise<void> {
-  if (tf.getBackend() !== "cpu" && !(await tf.setBackend("cpu"))) throw new Error("tfjs: the cpu backend is not available");
+  if (tf.getBackend() !== "cpu" && !(await tf.setBackend("cpu"))) {
+    throw new Error(`tfjs: the cpu backend (tfjs-backend-cpu ${version_cpu}) is not available`);
+  }
   await tf.ready();
 }
 
 /** Explicit names: tfjs numbers unnamed layers per process, which would make saved files differ between runs. */
-export function buildNetwork(hp: Hyperparams, inputs: number): tf.LayersModel {
-  const regularizer = hp.l2 > 0 ? () => tf.regularizers.l2({ l2: hp.l2 }) : () => undefined;
-  const model = tf.sequential({ name: hp.family });
+export function buildNetwork(hp: Hyperparams, inputs: number): tfl.LayersModel {
+  const regularizer = hp.l2 > 0 ? () => tfl.regularizers.l2({ l2: hp.l2 }) : () => undefined;
+  const model = tfl.sequential({ name: hp.family });
   if (hp.family === "mlp") {
     model.add(
-      tf.layers.dense({
+      tfl.layers.dense({
         name: "hidden",
         inputShape: [inputs],
         units: hp.hidden,
         activation: "relu",
-        kernelInitializer: tf.initializers.heNormal({ seed: hp.seed }),
+        kernelInitializer: tfl.initializers.heNormal({ seed: hp.seed }),
         kernelRegularizer: regularizer(),
       }),
     );
   }
   model.add(
-    tf.layers.dense({
+    tfl.layers.dense({
       name: "output",
       ...(hp.family === "mlp" ? {} : { inputShape: [inputs] }),
       units: 1,
       activation: "sigmoid",
       // A different stream from the hidden layer's, still fixed by the seed.
-      kernelInitializer: tf.initializers.glorotUniform({ seed: hp.seed + 1 }),
+      kernelInitializer: tfl.initializers.glorotUniform({ seed: hp.seed + 1 }),
       kernelRegularizer: regularizer(),
     }),
   );
@@ -51,7 +59,7 @@ export function buildNetwork(hp: Hyperparams, inputs: number): tf.LayersModel {
  * generator, so two runs would not give the same weights.
  */
 export async function fitNetwork(
-  model: tf.LayersModel,
+  model: tfl.LayersModel,
   x: Float32Array,
   y: Uint8Array,
   hp: Hyperparams,
@@ -92,22 +100,24 @@ export async function fitNetwork(
 /** Rows at a time, so scoring a large file does not hold every activation at once. */
 const SCORE_CHUNK = 16_384;
 
-export function scoreNetwork(model: tf.LayersModel, x: Float32Array, rows: number): Float64Array {
+export function scoreNetwork(model: tfl.LayersModel, x: Float32Array, rows: number): Float64Array {
   const d = rows ? x.length / rows : 0;
   const out = new Float64Array(rows);
   for (let start = 0; start < rows; start += SCORE_CHUNK) {
     const m = Math.min(SCORE_CHUNK, rows - start);
-    const p = tf.tidy(() => {
-      const input = tf.tensor2d(x.subarray(start * d, (start + m) * d), [m, d]);
-      return (model.predict(input, { batchSize: m }) as tf.Tensor).dataSync();
-    });
-    out.set(p, start);
+    // The tensor, not its values, leaves tidy: tidy walks whatever it returns, element by element for an array.
+    const p = tf.tidy(() => model.predict(tf.tensor2d(x.subarray(start * d, (start + m) * d), [m, d]), { batchSize: m }) as tf.Tensor);
+    try {
+      out.set(p.dataSync(), start);
+    } finally {
+      p.dispose();
+    }
   }
   return out;
 }
 
 /** model.json in the layout tfjs's own file handlers write, so `tf.loadLayersModel("file://…")` also reads it. */
-export async function networkFiles(model: tf.LayersModel): Promise<{ name: string; data: string | Uint8Array }[]> {
+export async function networkFiles(model: tfl.LayersModel): Promise<{ name: string; data: string | Uint8Array }[]> {
   let files: { name: string; data: string | Uint8Array }[] = [];
   await model.save(
     tf.io.withSaveHandler(async (artifacts) => {
@@ -136,7 +146,7 @@ const byteSize: Record<string, number> = { float32: 4, int32: 4, bool: 1 };
  * Reads model.json + weights.bin (already in memory). Every way they can be broken ends in an
  * InputError naming the file, never in a tfjs stack trace.
  */
-export async function loadNetwork(modelPath: string, modelText: string, weightsPath: string, weights: Uint8Array): Promise<tf.LayersModel> {
+export async function loadNetwork(modelPath: string, modelText: string, weightsPath: string, weights: Uint8Array): Promise<tfl.LayersModel> {
   let json: tf.io.ModelJSON;
   try {
     json = JSON.parse(modelText) as tf.io.ModelJSON;
@@ -159,14 +169,14 @@ export async function loadNetwork(modelPath: string, modelText: string, weightsP
   await useCpu();
   try {
     const buffer = weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength) as ArrayBuffer;
-    return await tf.loadLayersModel(tf.io.fromMemory(tf.io.getModelArtifactsForJSONSync(json, specs, buffer)));
+    return await tfl.loadLayersModel(tf.io.fromMemory(tf.io.getModelArtifactsForJSONSync(json, specs, buffer)));
   } catch (err) {
     throw new InputError(modelPath, `cannot load the model (${(err as Error).message.split("\n")[0]})`);
   }
 }
 
 /** The number of inputs and of Dense layers, to check a loaded network against its manifest. */
-export function networkShape(model: tf.LayersModel): { inputs: number; layers: number; outputs: number } {
+export function networkShape(model: tfl.LayersModel): { inputs: number; layers: number; outputs: number } {
   const input = model.inputs[0]?.shape ?? [];
   const output = model.outputs[0]?.shape ?? [];
   return { inputs: Number(input[1]), layers: model.layers.length, outputs: Number(output[1]) };

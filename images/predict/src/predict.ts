@@ -5,13 +5,12 @@ import {
   DEFAULT_DATA_DIR,
   InputError,
   MlflowClient,
+  csvField,
   dataPaths,
   fmt,
   parseDs,
   parseModelUri,
-  readCsv,
-  toCsv,
-  toFrame,
+  readFrames,
   underDataDir,
   writeFilesAtomic,
   type Command,
@@ -103,23 +102,29 @@ export const predictCommand: Command = {
       trainedDs: model.manifest.ds,
     });
 
-    let proba: Float64Array;
-    let ids: string[];
+    // Read, scored and turned into CSV lines a batch at a time: memory holds one batch of the input and the
+    // output text, never the whole input; nothing is written before the last row is scored.
+    const lines: Buffer[] = [Buffer.from("id,probability,label\n")];
+    let rows = 0;
+    let positives = 0;
     try {
-      const frame = toFrame(await readCsv(paths.data), { withTarget: false, expected: model.columns });
-      proba = model.predictProba(frame);
-      ids = frame.ids;
+      for await (const frame of readFrames(paths.data, { withTarget: false, expected: model.columns })) {
+        const proba = model.predictProba(frame);
+        let chunk = "";
+        for (let i = 0; i < frame.ids.length; i++) {
+          const p = fmt(proba[i] as number);
+          // The label follows the probability as written, so the file agrees with itself at the threshold.
+          const label = Number(p) >= threshold ? 1 : 0;
+          positives += label;
+          chunk += `${csvField(frame.ids[i] as string)},${p},${label}\n`;
+        }
+        // Kept as bytes: the text of a batch would hold on to the input it was built from.
+        lines.push(Buffer.from(chunk));
+        rows += frame.ids.length;
+      }
     } finally {
       model.dispose();
     }
-    let positives = 0;
-    const rows = ids.map((id, i) => {
-      const p = fmt(proba[i] as number);
-      // The label follows the probability as written, so the file agrees with itself at the threshold.
-      const label = Number(p) >= threshold ? 1 : 0;
-      positives += label;
-      return [id, p, label];
-    });
     const manifestPath = join(paths.predictionsDir, PREDICTIONS_MANIFEST);
     const manifest = {
       ds,
@@ -128,18 +133,18 @@ export const predictCommand: Command = {
       run_id: source.runId,
       model_ds: model.manifest.ds,
       family: model.family,
-      rows: rows.length,
+      rows,
       threshold,
     };
     // Both files or neither: a predictions.csv never sits beside the manifest of another model.
     await writeFilesAtomic([
-      { path: paths.predictions, data: toCsv(["id", "probability", "label"], rows) },
+      { path: paths.predictions, data: Buffer.concat(lines) },
       { path: manifestPath, data: `${JSON.stringify(manifest, null, 2)}\n` },
     ]);
     return {
       ds,
-      rows: rows.length,
-      positiveRate: rows.length ? positives / rows.length : 0,
+      rows,
+      positiveRate: rows ? positives / rows : 0,
       threshold,
       output: paths.predictions,
       outputs: [paths.predictions, manifestPath],

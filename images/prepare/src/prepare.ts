@@ -105,15 +105,24 @@ async function joinAndClean(stacked: ReturnType<typeof stack>, emptyFile: string
   const right = new dfd.DataFrame({ [ID]: stacked.targetIds, [TARGET]: stacked.targetLabels }, { dtypes: ["string", "int32"] });
   // A left join: the id sets were checked equal per day, and danfo's inner join compares every key with
   // every key (quadratic), while the left join looks keys up.
-  const joined = dfd.merge({ left, right, on: [ID], how: "left" }).sortValues(position);
-  const allMissing = (joined.loc({ columns }).isNa().sum({ axis: 1 }) as InstanceType<typeof dfd.Series>).values as number[];
-  const keep = allMissing.map((count) => count < d);
-  const kept = keep.filter(Boolean).length;
+  const merged = dfd.merge({ left, right, on: [ID], how: "left" });
+  // danfo's sortValues and loc look each row's label up in the index one at a time, which is quadratic (hours
+  // at a million rows); iloc takes positions, so the order and the selections are worked out here as positions.
+  const order = new Array<number>(n);
+  (merged.column(position).values as number[]).forEach((p, i) => {
+    order[p] = i;
+  });
+  const at = (df: InstanceType<typeof dfd.DataFrame>, names: string[]) => names.map((c) => df.columns.indexOf(c));
+  const joined = merged.iloc({ rows: order, columns: at(merged, [ID, ...columns, TARGET]) });
+  const allMissing = (joined.iloc({ columns: at(joined, columns) }).isNa().sum({ axis: 1 }) as InstanceType<typeof dfd.Series>)
+    .values as number[];
+  const keep = allMissing.flatMap((count, i) => (count < d ? [i] : []));
+  const kept = keep.length;
   if (kept === 0) throw new InputError(emptyFile, `every row has all ${d} features missing`);
-  const rows = joined.loc({ rows: keep, columns: [ID, ...columns, TARGET] });
+  const rows = joined.iloc({ rows: keep });
   const labels = rows.column(TARGET).values as number[];
   if (labels.some((v) => v !== 0 && v !== 1)) throw new Error("join left rows without a target despite equal id sets");
-  const missingCounts = rows.loc({ columns }).isNa().sum({ axis: 0 }) as InstanceType<typeof dfd.Series>;
+  const missingCounts = rows.iloc({ columns: at(rows, columns) }).isNa().sum({ axis: 0 }) as InstanceType<typeof dfd.Series>;
   const missing = Object.fromEntries(
     (missingCounts.index as string[]).map((c, j) => [c, (missingCounts.values as number[])[j] as number]),
   );

@@ -7,9 +7,8 @@ import {
   experimentName,
   imageTags,
   parseDs,
-  readCsv,
+  readFrame,
   sha256Files,
-  toFrame,
   trackingClient,
   type Args,
   type Command,
@@ -114,7 +113,7 @@ export const trainCommand: Command = {
     const ds = parseDs(args.str("ds"));
     const hp = readHyperparams(args);
     const paths = dataPaths(args.str("data-dir"), ds);
-    const frame = toFrame(await readCsv(paths.train), { withTarget: true });
+    const frame = await readFrame(paths.train, { withTarget: true });
     const dataSha256 = await sha256Files([paths.train]);
     const positives = (frame.target as Uint8Array).reduce((a, b) => a + b, 0);
 

@@ -1,0 +1,471 @@
+"""The pipeline's stages written the way a pandas + scikit-learn user would, for `make bench`.
+
+Same subcommands, options, files and checks as the task images (docs/contracts.md), so the benchmark can time
+both on the same inputs. The models are scikit-learn's: MLPClassifier with the same layout, optimizer and
+epochs as the tfjs MLP, the same network without its hidden layer for logreg (a sigmoid unit trained by Adam,
+which is what the tfjs logreg is), DecisionTreeClassifier for the tree. A model folder holds model.joblib (the
+fitted imputer, scaler and model) and manifest.json.
+
+Like the images: the last stdout line is one JSON result, a failure prints one line naming the file and the
+problem (exit 1; 2 for a bad command line), and every output is written aside and renamed into place.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import shutil
+import sys
+import time
+import warnings
+from datetime import date, timedelta
+
+import joblib
+import numpy as np
+import pandas as pd
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.impute import SimpleImputer
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_score, recall_score, roc_auc_score
+from sklearn.model_selection import train_test_split
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.tree import DecisionTreeClassifier
+
+ID, TARGET = "id", "target"
+MODEL_FILE, MANIFEST, METRICS = "model.joblib", "manifest.json", "metrics.json"
+LOG_LOSS_EPS = 1e-15
+
+
+class InputError(Exception):
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+
+
+# ---- paths and atomic writes ---------------------------------------------------------------------------------
+
+
+def paths(data_dir: str, ds: str) -> dict[str, str]:
+    raw, processed = os.path.join(data_dir, "raw", ds), os.path.join(data_dir, "processed", ds)
+    predictions = os.path.join(data_dir, "predictions", ds)
+    return {
+        "raw_dir": raw,
+        "data": os.path.join(raw, "data.csv"),
+        "target": os.path.join(raw, "target.csv"),
+        "train_data": os.path.join(processed, "train_data.csv"),
+        "train": os.path.join(processed, "train.csv"),
+        "val": os.path.join(processed, "val.csv"),
+        "model_dir": os.path.join(data_dir, "models", ds),
+        "predictions_dir": predictions,
+        "predictions": os.path.join(predictions, "predictions.csv"),
+    }
+
+
+def _tmp(path: str) -> str:
+    return os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.tmp-{os.urandom(4).hex()}")
+
+
+def write_files_atomic(files: list[tuple[str, object]]) -> None:
+    """(path, DataFrame or text) pairs: every temp file first, then the renames, so readers see all or none."""
+    staged: list[tuple[str, str]] = []
+    try:
+        for path, content in files:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            tmp = _tmp(path)
+            staged.append((tmp, path))
+            if isinstance(content, pd.DataFrame):
+                content.to_csv(tmp, index=False, na_rep="", lineterminator="\n")
+            else:
+                with open(tmp, "w", encoding="utf-8") as f:
+                    f.write(str(content))
+        for tmp, path in staged:
+            os.replace(tmp, path)
+    except BaseException:
+        for tmp, _ in staged:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+        raise
+
+
+def replace_dir_atomic(directory: str, files: dict[str, object]) -> None:
+    os.makedirs(os.path.dirname(directory), exist_ok=True)
+    tmp = _tmp(directory)
+    os.mkdir(tmp)
+    try:
+        for name, content in files.items():
+            target = os.path.join(tmp, name)
+            if isinstance(content, pd.DataFrame):
+                content.to_csv(target, index=False, na_rep="", lineterminator="\n")
+            elif isinstance(content, str):
+                with open(target, "w", encoding="utf-8") as f:
+                    f.write(content)
+            else:
+                joblib.dump(content, target)
+        old = f"{tmp}.old"
+        had_old = os.path.isdir(directory)
+        if had_old:
+            os.rename(directory, old)
+        os.rename(tmp, directory)
+        if had_old:
+            shutil.rmtree(old)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def dumps(obj: object) -> str:
+    return json.dumps(obj, indent=2) + "\n"
+
+
+# ---- reading and checking CSV files -----------------------------------------------------------------------------
+
+
+def read_csv(path: str) -> pd.DataFrame:
+    """ids as text, every other column as float64; only an empty cell is missing ("NA", "nan" are refused)."""
+    if not os.path.isfile(path):
+        raise InputError(path, "file not found")
+    if os.path.getsize(path) == 0:
+        raise InputError(path, "file is empty")
+    try:
+        df = pd.read_csv(path, dtype={ID: str}, keep_default_na=False, na_values=[""], skip_blank_lines=True)
+    except pd.errors.ParserError as err:
+        raise InputError(path, f"malformed CSV ({str(err).strip()})") from None
+    except pd.errors.EmptyDataError:
+        raise InputError(path, "file is empty") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    if df.columns.duplicated().any():
+        raise InputError(path, f'duplicate column "{df.columns[df.columns.duplicated()][0]}"')
+    return df
+
+
+def check_numeric(path: str, df: pd.DataFrame, columns: list[str]) -> None:
+    for col in columns:
+        s = df[col]
+        if s.dtype.kind not in "fi":
+            numeric = pd.to_numeric(s, errors="coerce")
+            bad = numeric.isna() & s.notna()
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise InputError(path, f'row {i + 2}, column "{col}": not a finite number ("{s.iloc[i]}")')
+        inf = np.isinf(s.to_numpy(dtype=float))
+        if inf.any():
+            i = int(np.flatnonzero(inf)[0])
+            raise InputError(path, f'row {i + 2}, column "{col}": not a finite number')
+
+
+def check_ids(path: str, ids: pd.Series) -> None:
+    empty = (ids.isna() | (ids.str.strip() == "")).to_numpy()
+    if empty.any():
+        raise InputError(path, f"row {int(np.flatnonzero(empty)[0]) + 2}: empty id")
+    dup = ids.duplicated(keep=False).to_numpy()
+    if dup.any():
+        rows = np.flatnonzero(dup)
+        first = ids.iloc[rows[0]]
+        second = rows[1:][ids.iloc[rows[1:]].to_numpy() == first][0]
+        raise InputError(path, f'duplicate id "{first}" in rows {rows[0] + 2} and {second + 2}')
+
+
+def check_target(path: str, s: pd.Series) -> np.ndarray:
+    values = s.to_numpy()
+    ok = np.isin(values, [0, 1]) if s.dtype.kind in "fi" else np.zeros(len(values), dtype=bool)
+    if not ok.all():
+        i = int(np.flatnonzero(~ok)[0])
+        raise InputError(path, f'row {i + 2}, column "{TARGET}": target must be 0 or 1, got "{values[i]}"')
+    return values.astype(np.int8)
+
+
+def read_frame(path: str, *, with_target: bool, expected: list[str] | None = None) -> tuple[pd.DataFrame, list[str]]:
+    df = read_csv(path)
+    header = list(df.columns)
+    if header[0] != ID:
+        raise InputError(path, f'first column must be "{ID}", got "{header[0]}"')
+    has_target = TARGET in header
+    if with_target and not has_target:
+        raise InputError(path, f'missing column "{TARGET}"')
+    if not with_target and has_target:
+        raise InputError(path, f'unexpected column "{TARGET}"')
+    if has_target and header[-1] != TARGET:
+        raise InputError(path, f'"{TARGET}" must be the last column')
+    columns = header[1:-1] if has_target else header[1:]
+    if not columns:
+        raise InputError(path, "no feature columns")
+    if expected is not None and columns != expected:
+        missing = [c for c in expected if c not in columns]
+        extra = [c for c in columns if c not in expected]
+        parts = ([f"missing columns {', '.join(missing)}"] if missing else []) + (
+            [f"unexpected columns {', '.join(extra)}"] if extra else []
+        )
+        raise InputError(path, "; ".join(parts) or f"columns out of order: expected {','.join(expected)}")
+    if len(df) == 0:
+        raise InputError(path, "no data rows (header only)")
+    check_numeric(path, df, columns)
+    check_ids(path, df[ID])
+    if has_target:
+        df[TARGET] = check_target(path, df[TARGET])
+    return df, columns
+
+
+# ---- stages -----------------------------------------------------------------------------------------------------
+
+EPOCH = date(2026, 1, 1)
+
+
+def generate(args: argparse.Namespace) -> dict:
+    """Same layout and the same drifting concept as the generate image (not the same random stream)."""
+    p = paths(args.data_dir, args.ds)
+    rows, features, missing_rate = args.rows, args.features, args.missing_rate
+    seed = int.from_bytes(hashlib.sha256(f"generate/{args.ds}/{rows}/{features}/{missing_rate}".encode()).digest()[:8], "little")
+    rng = np.random.default_rng(seed)
+    informative = [j for j in range(features) if j % 5 in (0, 2)]
+    w = np.zeros(features)
+    for k, j in enumerate(informative):
+        w[j] = (1 if k % 2 == 0 else -1) * (1.1 - 0.6 * k / max(1, len(informative)))
+    t = (date.fromisoformat(args.ds) - EPOCH).days
+    means = 0.75 * np.sin(2 * np.pi * (t / 365 + np.arange(features) / features))
+    intercept = -0.2 + 0.9 * math.sin(2 * math.pi * t / 200)
+    x = means + rng.standard_normal((rows, features))
+    logit = intercept + x @ w
+    if features > 3:
+        logit += 0.8 * x[:, 1] * x[:, 3]
+    label = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(np.int8)
+    x = np.round(x, 6)
+    missing = rng.random((rows, features)) < missing_rate if missing_rate > 0 else np.zeros((rows, features), bool)
+    x[missing] = np.nan
+    day = args.ds.replace("-", "")
+    ids = [f"{day}-{i + 1:06d}" for i in range(rows)]
+    names = [f"f{j:02d}" for j in range(features)]
+    data = pd.DataFrame(x, columns=names)
+    data.insert(0, ID, ids)
+    target = pd.DataFrame({ID: ids, TARGET: label})
+    replace_dir_atomic(p["raw_dir"], {"data.csv": data, "target.csv": target})
+    return {"ds": args.ds, "rows": rows, "features": features, "outputs": [p["data"], p["target"]],
+            "positive_rate": round(float(label.mean()), 4), "missing_cells": int(missing.sum())}
+
+
+def last_days(ds: str, n: int) -> list[str]:
+    end = date.fromisoformat(ds)
+    return [(end - timedelta(days=n - 1 - i)).isoformat() for i in range(n)]
+
+
+def prepare(args: argparse.Namespace) -> dict:
+    frames, columns = [], None
+    for day in last_days(args.ds, args.days):
+        p = paths(args.data_dir, day)
+        data, cols = read_frame(p["data"], with_target=False, expected=columns)
+        columns = cols
+        target, _ = read_frame_target(p["target"])
+        if len(target) != len(data):
+            raise InputError(p["target"], f"has {len(target)} rows but {p['data']} has {len(data)}")
+        unmatched = ~data[ID].isin(target[ID])
+        if unmatched.any():
+            raise InputError(p["target"], f'no row for id "{data[ID][unmatched].iloc[0]}" of {p["data"]}')
+        frames.append(data.merge(target, on=ID, how="left", validate="one_to_one"))
+    joined = pd.concat(frames, ignore_index=True)
+    check_ids(paths(args.data_dir, args.ds)["data"], joined[ID])
+    keep = joined[columns].notna().any(axis=1)
+    out = joined[keep]
+    if len(out) == 0:
+        raise InputError(paths(args.data_dir, args.ds)["data"], f"every row has all {len(columns)} features missing")
+    target_path = paths(args.data_dir, args.ds)["train_data"]
+    write_files_atomic([(target_path, out)])
+    return {"ds": args.ds, "days": last_days(args.ds, args.days), "rows_in": len(joined), "rows_out": len(out),
+            "dropped_all_missing": int((~keep).sum()), "missing": {c: int(n) for c, n in out[columns].isna().sum().items()},
+            "positive_rate": round(float(out[TARGET].mean()), 4), "outputs": [target_path]}
+
+
+def read_frame_target(path: str) -> tuple[pd.DataFrame, None]:
+    df = read_csv(path)
+    if list(df.columns) != [ID, TARGET]:
+        raise InputError(path, f'expected columns "{ID},{TARGET}", got "{",".join(df.columns)}"')
+    if len(df) == 0:
+        raise InputError(path, "no data rows (header only)")
+    check_ids(path, df[ID])
+    df[TARGET] = check_target(path, df[TARGET])
+    return df, None
+
+
+def split(args: argparse.Namespace) -> dict:
+    if not 0 < args.val_fraction < 1:
+        usage(f"--val-fraction: expected a number between 0 and 1 (both excluded), got {args.val_fraction}")
+    p = paths(args.data_dir, args.ds)
+    df, _ = read_frame(p["train_data"], with_target=True)
+    y = df[TARGET].to_numpy()
+    for label in (0, 1):
+        n = int((y == label).sum())
+        if n < 2:
+            raise InputError(p["train_data"], f"{n} row(s) of target {label}: a stratified split needs at least 2")
+    train_idx, val_idx = train_test_split(
+        np.arange(len(df)), test_size=args.val_fraction, stratify=y, random_state=args.seed % 2**32
+    )
+    train, val = df.iloc[np.sort(train_idx)], df.iloc[np.sort(val_idx)]
+    write_files_atomic([(p["train"], train), (p["val"], val)])
+    return {"ds": args.ds, "rows": len(df), "train_rows": len(train), "val_rows": len(val), "seed": args.seed,
+            "outputs": [p["train"], p["val"]]}
+
+
+def build_model(args: argparse.Namespace):
+    if args.model == "tree":
+        # ml-cart makes a leaf of a node with min-samples rows or fewer: scikit-learn splits from one more.
+        return DecisionTreeClassifier(max_depth=args.max_depth, min_samples_split=max(2, args.min_samples + 1),
+                                      random_state=args.seed)
+    hidden = (args.hidden,) if args.model == "mlp" else ()
+    # Exactly `epochs` passes: no early stopping, no tolerance to stop on.
+    return MLPClassifier(hidden_layer_sizes=hidden, activation="relu", solver="adam", alpha=args.l2,
+                         batch_size=args.batch_size, learning_rate_init=args.learning_rate, max_iter=args.epochs,
+                         shuffle=True, random_state=args.seed, tol=0.0, n_iter_no_change=args.epochs + 1)
+
+
+def train(args: argparse.Namespace) -> dict:
+    p = paths(args.data_dir, args.ds)
+    df, columns = read_frame(p["train"], with_target=True)
+    x, y = df[columns].to_numpy(dtype=np.float64), df[TARGET].to_numpy()
+    empty = [c for c, n in zip(columns, np.isnan(x).all(axis=0)) if n]
+    if empty:
+        raise InputError(p["train"], f'column "{empty[0]}" has no values: nothing to impute from')
+    if y.min() == y.max():
+        raise InputError(p["train"], f'"{TARGET}" holds only class {int(y[0])}: training needs both classes')
+    model = make_pipeline(SimpleImputer(strategy="median"), StandardScaler(), build_model(args))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(x, y)
+    est = model[-1]
+    history = [float(v) for v in getattr(est, "loss_curve_", [])]
+    hyperparams = {k: getattr(args, k) for k in ("model", "epochs", "learning_rate", "batch_size", "hidden", "l2",
+                                                 "max_depth", "min_samples", "seed")}
+    manifest = {"ds": args.ds, "family": args.model, "hyperparams": hyperparams, "columns": columns, "rows": len(df),
+                "positiveRate": float(y.mean()), "history": {"epochs": len(history), "losses": history}}
+    replace_dir_atomic(p["model_dir"], {MODEL_FILE: model, MANIFEST: dumps(manifest)})
+    return {"ds": args.ds, "family": args.model, "rows": len(df), "finalLoss": history[-1] if history else None,
+            "modelDir": p["model_dir"]}
+
+
+def load_model(model_dir: str):
+    manifest_path = os.path.join(model_dir, MANIFEST)
+    if not os.path.isdir(model_dir):
+        raise InputError(model_dir, "model folder not found")
+    try:
+        with open(manifest_path, encoding="utf-8") as f:
+            manifest = json.load(f)
+    except FileNotFoundError:
+        raise InputError(manifest_path, "file not found") from None
+    except json.JSONDecodeError as err:
+        raise InputError(manifest_path, f"not valid JSON ({err})") from None
+    model_path = os.path.join(model_dir, MODEL_FILE)
+    if not os.path.isfile(model_path):
+        raise InputError(model_path, "file not found")
+    return manifest, joblib.load(model_path)
+
+
+def model_dir_of(args: argparse.Namespace, default: str) -> str:
+    given = getattr(args, "model_dir", None) or getattr(args, "model", None)
+    if not given:
+        return default
+    return given if os.path.isabs(given) else os.path.join(args.data_dir, given)
+
+
+def validate(args: argparse.Namespace) -> dict:
+    p = paths(args.data_dir, args.ds)
+    model_dir = model_dir_of(args, p["model_dir"])
+    manifest, model = load_model(model_dir)
+    df, columns = read_frame(p["val"], with_target=True, expected=manifest["columns"])
+    y = df[TARGET].to_numpy()
+    prob = model.predict_proba(df[columns].to_numpy(dtype=np.float64))[:, 1]
+    pred = (prob >= args.threshold).astype(int)
+    tn, fp, fn, tp = (int(v) for v in confusion_matrix(y, pred, labels=[0, 1]).ravel())
+    pc = np.clip(prob, LOG_LOSS_EPS, 1 - LOG_LOSS_EPS)
+    metrics = {
+        "rows": len(y), "positive_rate": float(y.mean()), "threshold": args.threshold,
+        "accuracy": float(accuracy_score(y, pred)),
+        "precision": float(precision_score(y, pred, zero_division=0)),
+        "recall": float(recall_score(y, pred, zero_division=0)),
+        "f1": float(f1_score(y, pred, zero_division=0)),
+        "roc_auc": float(roc_auc_score(y, prob)) if 0 < y.sum() < len(y) else None,
+        "log_loss": float(np.mean(np.where(y == 1, -np.log(pc), -np.log(1 - pc)))),
+        "confusion_matrix": {"tn": tn, "fp": fp, "fn": fn, "tp": tp},
+    }
+    out = {"ds": manifest["ds"], "family": manifest["family"], "val_ds": args.ds, **metrics, "registry": None}
+    metrics_path = os.path.join(model_dir, METRICS)
+    write_files_atomic([(metrics_path, dumps(out))])
+    return {"ds": args.ds, "model_dir": model_dir, "outputs": [metrics_path], "metrics": out}
+
+
+def predict(args: argparse.Namespace) -> dict:
+    p = paths(args.data_dir, args.ds)
+    model_dir = model_dir_of(args, p["model_dir"])
+    manifest, model = load_model(model_dir)
+    df, columns = read_frame(p["data"], with_target=False, expected=manifest["columns"])
+    prob = np.round(model.predict_proba(df[columns].to_numpy(dtype=np.float64))[:, 1], 6)
+    # The label follows the probability as written, as in the predict image.
+    label = (prob >= args.threshold).astype(np.int8)
+    out = pd.DataFrame({ID: df[ID], "probability": prob, "label": label})
+    manifest_path = os.path.join(p["predictions_dir"], MANIFEST)
+    pm = {"ds": args.ds, "model_ref": args.model, "model_version": None, "run_id": None, "model_ds": manifest["ds"],
+          "family": manifest["family"], "rows": len(out), "threshold": args.threshold}
+    write_files_atomic([(p["predictions"], out), (manifest_path, dumps(pm))])
+    return {"ds": args.ds, "rows": len(out), "positiveRate": float(label.mean()), "output": p["predictions"],
+            "outputs": [p["predictions"], manifest_path], "modelDir": model_dir}
+
+
+# ---- command line -----------------------------------------------------------------------------------------------
+
+
+def usage(message: str) -> None:
+    print(message, file=sys.stderr)
+    sys.exit(2)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="aml-reference", description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="stage", required=True)
+
+    def command(name: str, func, help_text: str) -> argparse.ArgumentParser:
+        c = sub.add_parser(name, help=help_text)
+        c.set_defaults(func=func)
+        c.add_argument("--ds", required=True, type=lambda s: date.fromisoformat(s).isoformat() and s)
+        c.add_argument("--data-dir", default="/data")
+        return c
+
+    c = command("generate", generate, "raw/{ds}/data.csv and target.csv")
+    c.add_argument("--rows", type=int, default=5000)
+    c.add_argument("--features", type=int, default=20)
+    c.add_argument("--missing-rate", type=float, default=0.002)
+    c = command("prepare", prepare, "join data and target: processed/{ds}/train_data.csv")
+    c.add_argument("--days", type=int, default=1)
+    c = command("split", split, "stratified train.csv and val.csv")
+    c.add_argument("--val-fraction", type=float, default=0.2)
+    c.add_argument("--seed", type=int, default=42)
+    c = command("train", train, "models/{ds}/")
+    c.add_argument("--model", choices=("mlp", "logreg", "tree"), default="mlp")
+    c.add_argument("--epochs", type=int, default=20)
+    c.add_argument("--learning-rate", type=float, default=0.01)
+    c.add_argument("--batch-size", type=int, default=64)
+    c.add_argument("--hidden", type=int, default=32)
+    c.add_argument("--l2", type=float, default=0.0)
+    c.add_argument("--max-depth", type=int, default=6)
+    c.add_argument("--min-samples", type=int, default=5)
+    c.add_argument("--seed", type=int, default=42)
+    c = command("validate", validate, "models/{ds}/metrics.json")
+    c.add_argument("--model-dir")
+    c.add_argument("--threshold", type=float, default=0.5)
+    c = command("predict", predict, "predictions/{ds}/predictions.csv")
+    c.add_argument("--model", required=True, help="model folder, absolute or relative to the data folder")
+    c.add_argument("--threshold", type=float, default=0.5)
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    start = time.perf_counter()
+    try:
+        result = args.func(args)
+    except InputError as err:
+        print(str(err), file=sys.stderr)
+        return 1
+    print(json.dumps({"status": "ok", "stage": args.stage, **result, "seconds": round(time.perf_counter() - start, 3)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
