@@ -1,27 +1,12 @@
-import { spawnSync } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { runMain, withTmp } from "../../common/test/helpers.ts";
 
 const main = fileURLToPath(new URL("../src/main.ts", import.meta.url));
 
-/** Runs the CLI as the image does, in a child process, and splits its output into lines. */
-export function runGenerate(...args: string[]) {
-  const r = spawnSync(process.execPath, ["--import", "tsx", main, ...args], { encoding: "utf8" });
-  const stdout = r.stdout.trim().split("\n").filter(Boolean);
-  const stderr = r.stderr.trim().split("\n").filter(Boolean);
-  return { code: r.status, stdout, stderr, errors: stderr.map((l) => JSON.parse(l)).filter((l) => l.level === "error") };
-}
+/** Runs the CLI as the image does, in a child process. */
+export const runGenerate = (...args: string[]) => runMain(main, args);
 
-export async function withTmp<T>(fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(join(tmpdir(), "aml-generate-"));
-  try {
-    return await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+export { withTmp };
 
 /** The numeric cells of a generated data.csv text, NaN where empty, and the labels of its target.csv. */
 export function parse(data: string, target: string) {

@@ -1,19 +1,13 @@
-import { spawnSync } from "node:child_process";
-import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readdir, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { runMain, withTmp } from "../../common/test/helpers.ts";
 import { Args, type Command, createLogger } from "@airflow-ml-dags/common";
 
 const main = fileURLToPath(new URL("../src/main.ts", import.meta.url));
 
 /** Runs the CLI as the image does, in a child process. */
-export function runCli(...args: string[]) {
-  const r = spawnSync(process.execPath, ["--import", "tsx", main, ...args], { encoding: "utf8" });
-  const stdout = r.stdout.trim().split("\n").filter(Boolean);
-  const stderr = r.stderr.trim().split("\n").filter(Boolean);
-  return { code: r.status, stdout, stderr, errors: stderr.map((l) => JSON.parse(l)).filter((l) => l.level === "error") };
-}
+export const runCli = (...args: string[]) => runMain(main, args);
 
 /** Runs a command in-process with its defaults, as runCli would after parsing, and a silent logger. */
 export function run(cmd: Command, values: Record<string, string>) {
@@ -21,14 +15,7 @@ export function run(cmd: Command, values: Record<string, string>) {
   return cmd.run(new Args({ ...defaults, ...values }, []), createLogger("test", () => {}));
 }
 
-export async function withTmp<T>(fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(join(tmpdir(), "aml-prepare-"));
-  try {
-    return await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+export { withTmp };
 
 export async function put(path: string, text: string): Promise<void> {
   await mkdir(join(path, ".."), { recursive: true });
