@@ -91,6 +91,17 @@ def pushed_xcom(dag_run, task_id):
         ).one().value
 
 
+def reschedule_count(dag_run, task_id):
+    """How often a sensor of this run gave its slot back to wait (reschedule mode)."""
+    from airflow.models.taskreschedule import TaskReschedule
+    from airflow.utils.session import create_session
+    from sqlalchemy import func, select
+
+    with create_session() as session:
+        ti = next(t for t in dag_run.get_task_instances(session=session) if t.task_id == task_id)
+        return session.scalar(select(func.count()).select_from(TaskReschedule).where(TaskReschedule.ti_id == ti.id))
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     if TIMINGS:
         terminalreporter.section("DAG timings")

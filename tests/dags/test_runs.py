@@ -11,7 +11,7 @@ import json
 from datetime import timedelta
 
 import pytest
-from conftest import DAGS_FOLDER, DATA_DIR, pushed_xcom, run_dag
+from conftest import DAGS_FOLDER, DATA_DIR, pushed_xcom, reschedule_count, run_dag
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("images", "airflow_db")]
 
@@ -178,9 +178,6 @@ def test_predict_fails_at_once_without_a_usable_model_ref(
 def test_sensor_whose_input_never_arrives_fails_by_timeout(logical_date, capfd):
     """A day with no raw data: the sensor reschedules, then fails by its timeout; nothing downstream runs."""
     from airflow.dag_processing.dagbag import DagBag
-    from airflow.models.taskreschedule import TaskReschedule
-    from airflow.utils.session import create_session
-    from sqlalchemy import func, select
 
     # A private copy of the DAG: the short timeout must not leak into the other tests.
     dag = DagBag(dag_folder=str(DAGS_FOLDER)).dags["predict"]
@@ -193,11 +190,7 @@ def test_sensor_whose_input_never_arrives_fails_by_timeout(logical_date, capfd):
 
     assert states == {"wait_for_raw_data": "failed", "wait_for_model": "success", "predict": "upstream_failed"}
     assert dag_run.state == "failed"
-    with create_session() as session:
-        ti = next(t for t in dag_run.get_task_instances(session=session) if t.task_id == "wait_for_raw_data")
-        reschedules = session.scalar(
-            select(func.count()).select_from(TaskReschedule).where(TaskReschedule.ti_id == ti.id)
-        )
+    reschedules = reschedule_count(dag_run, "wait_for_raw_data")
     # Rescheduled at least once, then failed on its timeout: it waited and gave up, it did not crash.
     assert reschedules >= 1
     out, err = capfd.readouterr()

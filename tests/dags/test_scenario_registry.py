@@ -13,7 +13,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import DAGS_FOLDER, DATA_DIR, pushed_xcom, run_dag
+from conftest import DAGS_FOLDER, DATA_DIR, pushed_xcom, reschedule_count, run_dag
 
 from airflow_ml_dags.settings import DEFAULT_REGISTERED_MODEL
 
@@ -110,9 +110,6 @@ def test_before_the_first_model_predict_waits_instead_of_failing(week_1_data, no
     """A fresh deployment's first predict: the day's data is there, no production model yet. A private copy
     of the DAG with a short sensor timeout, so it gives up after a few pokes instead of hours."""
     from airflow.dag_processing.dagbag import DagBag
-    from airflow.models.taskreschedule import TaskReschedule
-    from airflow.utils.session import create_session
-    from sqlalchemy import func, select
 
     # The first step of the story: nothing is registered yet.
     status, _ = mlflow_server.request("GET", "registered-models/get", {"name": MODEL})
@@ -124,11 +121,7 @@ def test_before_the_first_model_predict_waits_instead_of_failing(week_1_data, no
     dag_run, states = _run(dag, WEEK_1[0], case=" (no model yet, 3 s timeout)")
 
     assert states == {"wait_for_raw_data": "success", "wait_for_model": "failed", "predict": "upstream_failed"}
-    with create_session() as session:
-        ti = next(t for t in dag_run.get_task_instances(session=session) if t.task_id == "wait_for_model")
-        reschedules = session.scalar(
-            select(func.count()).select_from(TaskReschedule).where(TaskReschedule.ti_id == ti.id)
-        )
+    reschedules = reschedule_count(dag_run, "wait_for_model")
     # It asked MLflow, was told "not yet", rescheduled, and only the (shortened) timeout ended it.
     assert reschedules >= 1
     out, err = capfd.readouterr()
