@@ -21,9 +21,13 @@ help: ## Show the targets
 .PHONY: build
 build: $(addprefix build-,$(STAGES)) ## Build and tag every task image (airflow-ml-dags/<stage>:<version>)
 
+# V8's young generation per stage in MB (images/Dockerfile says why): small where the input is small.
+YOUNG_GENERATION_MB_validate := 8
+
 .PHONY: $(addprefix build-,$(STAGES))
 $(addprefix build-,$(STAGES)): build-%:
 	docker build -q -f images/Dockerfile --build-arg NODE_IMAGE=$(NODE_IMAGE) --build-arg STAGE=$* \
+	  --build-arg YOUNG_GENERATION_MB=$(or $(YOUNG_GENERATION_MB_$*),64) \
 	  --build-arg VERSION=$(VERSION) --build-arg GIT_SHA=$(GIT_SHA) \
 	  -t $(IMAGE_PREFIX)/$*:$(VERSION) images
 

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { lstat, mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { type FileHandle, lstat, mkdir, open, rename, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { InputError } from "./errors.ts";
 
@@ -39,6 +39,68 @@ export async function writeFilesAtomic(files: { path: string; data: string | Uin
       }
     }
   } catch (err) {
+    await Promise.all(staged.map(({ tmp }) => rm(tmp, { force: true })));
+    throw err;
+  }
+}
+
+/** One output of writeStreamsAtomic: appends to its temporary file. */
+export interface AtomicWriter {
+  readonly path: string;
+  write(data: string | Uint8Array): Promise<void>;
+}
+
+/**
+ * writeFilesAtomic for outputs too large to hold in memory: `fill` appends to every file piece by piece
+ * (each piece reaches the disk before the next is made), and the files are renamed into place together only
+ * once `fill` has returned. An error in `fill` or in a write removes every temporary file.
+ */
+export async function writeStreamsAtomic(paths: string[], fill: (writers: AtomicWriter[]) => Promise<void>): Promise<void> {
+  const staged: { tmp: string; path: string; handle?: FileHandle }[] = [];
+  const closeAll = () => Promise.all(staged.map((s) => s.handle?.close().catch(() => undefined)));
+  try {
+    const writers: AtomicWriter[] = [];
+    for (const path of paths) {
+      await ensureDir(dirname(path));
+      const entry: { tmp: string; path: string; handle?: FileHandle } = { tmp: tmpName(path), path };
+      staged.push(entry);
+      const fail = (err: unknown) => new InputError(path, `cannot write (${(err as NodeJS.ErrnoException).code ?? err})`);
+      try {
+        entry.handle = await open(entry.tmp, "w");
+      } catch (err) {
+        throw fail(err);
+      }
+      const handle = entry.handle;
+      writers.push({
+        path,
+        async write(data) {
+          try {
+            await (typeof data === "string" ? handle.write(data) : handle.write(data));
+          } catch (err) {
+            throw fail(err);
+          }
+        },
+      });
+    }
+    await fill(writers);
+    for (const entry of staged) {
+      try {
+        await entry.handle?.close();
+      } catch (err) {
+        throw new InputError(entry.path, `cannot write (${(err as NodeJS.ErrnoException).code ?? err})`);
+      } finally {
+        delete entry.handle;
+      }
+    }
+    for (const { tmp, path } of staged) {
+      try {
+        await rename(tmp, path);
+      } catch (err) {
+        throw new InputError(path, `cannot replace (${(err as NodeJS.ErrnoException).code ?? err})`);
+      }
+    }
+  } catch (err) {
+    await closeAll();
     await Promise.all(staged.map(({ tmp }) => rm(tmp, { force: true })));
     throw err;
   }

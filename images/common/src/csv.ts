@@ -162,7 +162,7 @@ export async function* readCsvBatches(path: string, batchRows = CSV_BATCH_ROWS):
   try {
     const decoder = new StringDecoder("utf8");
     const parser = new RecordParser(path);
-    const buffer = Buffer.allocUnsafe(1 << 20);
+    const buffer = Buffer.allocUnsafe(1 << 16);
     let header: string[] | undefined;
     let records: string[][] = [];
     let rows: string[][] = [];
@@ -213,6 +213,12 @@ export async function* readCsvBatches(path: string, batchRows = CSV_BATCH_ROWS):
   }
 }
 
+/** The header of a CSV file, with every check reading the file would make of it, without reading further. */
+export async function readHeader(path: string): Promise<string[]> {
+  for await (const batch of readCsvBatches(path, 1)) return batch.header;
+  throw new Error(`${path}: read without a header`);
+}
+
 export async function readCsv(path: string): Promise<Table> {
   let header: string[] = [];
   const rows: string[][] = [];
@@ -237,6 +243,47 @@ export const csvLines = (rows: (string | number)[][]) => {
   for (const row of rows) out += `${row.map(csvField).join(",")}\n`;
   return out;
 };
+
+/**
+ * Writes CSV rows through one reused buffer, handed to `write` a buffer at a time. Each line is a short
+ * string that dies young, where the text of a whole batch would be one large string: V8 puts strings over
+ * 128 KB straight into the old generation, which only a full collection frees, so a large file's text
+ * piles up there.
+ */
+export class CsvSink {
+  private readonly buffer: Buffer;
+  private used = 0;
+
+  constructor(
+    private readonly write: (data: Uint8Array) => Promise<void>,
+    size = 1 << 20,
+  ) {
+    this.buffer = Buffer.allocUnsafe(size);
+  }
+
+  async rows(rows: (string | number)[][]): Promise<void> {
+    for (const row of rows) {
+      const line = `${row.map(csvField).join(",")}\n`;
+      // A UTF-16 code unit takes at most 3 bytes in UTF-8.
+      if (this.used + line.length * 3 > this.buffer.length) {
+        await this.flush();
+        if (line.length * 3 > this.buffer.length) {
+          await this.write(Buffer.from(line));
+          continue;
+        }
+      }
+      this.used += this.buffer.write(line, this.used);
+    }
+  }
+
+  /** Hands over what is buffered; the buffer is reused once `write` has returned. */
+  async flush(): Promise<void> {
+    if (this.used === 0) return;
+    const data = this.buffer.subarray(0, this.used);
+    this.used = 0;
+    await this.write(data);
+  }
+}
 
 /** CSV text with a trailing newline; fields are quoted only where needed. */
 export const toCsv = (header: string[], rows: (string | number)[][]) => csvLines([header]) + csvLines(rows);

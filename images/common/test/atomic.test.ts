@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { chmod, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { InputError, replaceDirAtomic, writeFileAtomic, writeFilesAtomic } from "../src/index.ts";
+import { InputError, replaceDirAtomic, writeFileAtomic, writeFilesAtomic, writeStreamsAtomic } from "../src/index.ts";
 import { withTmp } from "./helpers.ts";
 
 describe("atomic writes", () => {
@@ -29,6 +29,58 @@ describe("atomic writes", () => {
       expect(caught).to.be.instanceOf(InputError);
       expect(await readFile(keep, "utf8")).to.equal("old\n");
       expect((await readdir(dir)).sort()).to.deep.equal(["a.csv", "blocker"]);
+    }));
+
+  it("streams several files piece by piece and renames them only at the end", () =>
+    withTmp(async (dir) => {
+      const a = join(dir, "out", "a.csv");
+      const b = join(dir, "out", "b.csv");
+      await writeStreamsAtomic([a, b], async ([wa, wb]) => {
+        await wa?.write("a1\n");
+        await wb?.write(Buffer.from("b1\n"));
+        // Nothing is visible under the final names while the files are being written.
+        expect((await readdir(join(dir, "out"))).filter((f) => !f.includes(".tmp-"))).to.deep.equal([]);
+        await wa?.write("a2\n");
+      });
+      expect(await readFile(a, "utf8")).to.equal("a1\na2\n");
+      expect(await readFile(b, "utf8")).to.equal("b1\n");
+      expect((await readdir(join(dir, "out"))).sort()).to.deep.equal(["a.csv", "b.csv"]);
+    }));
+
+  it("keeps the previous files and leaves no temp file when filling the streams fails", () =>
+    withTmp(async (dir) => {
+      const a = join(dir, "a.csv");
+      await writeFile(a, "old\n");
+      let caught: unknown;
+      try {
+        await writeStreamsAtomic([a, join(dir, "b.csv")], async ([wa]) => {
+          await wa?.write("new\n");
+          throw new InputError("in.csv", "bad row");
+        });
+      } catch (err) {
+        caught = err;
+      }
+      expect((caught as Error).message).to.equal("in.csv: bad row");
+      expect(await readFile(a, "utf8")).to.equal("old\n");
+      expect((await readdir(dir)).sort()).to.deep.equal(["a.csv"]);
+    }));
+
+  it("names the output when a stream cannot be opened, and removes the ones already open", () =>
+    withTmp(async (dir) => {
+      await writeFile(join(dir, "blocker"), "");
+      let caught: unknown;
+      let filled = false;
+      try {
+        await writeStreamsAtomic([join(dir, "a.csv"), join(dir, "blocker", "b.csv")], async () => {
+          filled = true;
+        });
+      } catch (err) {
+        caught = err;
+      }
+      expect(caught).to.be.instanceOf(InputError);
+      expect((caught as Error).message).to.contain(join(dir, "blocker"));
+      expect(filled).to.equal(false);
+      expect((await readdir(dir)).sort()).to.deep.equal(["blocker"]);
     }));
 
   it("names the folder when the output folder is not writable", async function () {

@@ -16,7 +16,10 @@ import {
   sha256Files,
   toCsv,
   toFrame,
-  toTargets,
+  CsvSink,
+  csvLines,
+  readHeader,
+  readTargets,
 } from "../src/index.ts";
 import { withTmp } from "./helpers.ts";
 
@@ -97,9 +100,39 @@ describe("CSV reading and schema checks", () => {
     withTmp(async (dir) => {
       const p = join(dir, "target.csv");
       await writeFile(p, "id,target\na,1\nb,0\n");
-      expect([...toTargets(await readCsv(p))]).to.deep.equal([["a", 1], ["b", 0]]);
+      expect([...(await readTargets(p))]).to.deep.equal([["a", 1], ["b", 0]]);
       await writeFile(p, "id,label\na,1\n");
-      expect(await errorOf(async () => toTargets(await readCsv(p)))).to.contain('expected columns "id,target"');
+      expect(await errorOf(() => readTargets(p))).to.contain('expected columns "id,target"');
+      await writeFile(p, "id,target\n");
+      expect(await errorOf(() => readTargets(p))).to.equal(`${p}: no data rows (header only)`);
+      await writeFile(p, "id,target\na,1\nb,0\na,0\n");
+      expect(await errorOf(() => readTargets(p))).to.equal(`${p}: duplicate id "a" in rows 2 and 4`);
+      await writeFile(p, "id,target\na,1\nb,2\n");
+      expect(await errorOf(() => readTargets(p))).to.equal(`${p}: row 3, column "target": target must be 0 or 1, got "2"`);
+    }));
+
+  it("writes rows through a small buffer exactly as csvLines would, long lines included", async () => {
+    const rows = [["id", "note"], ...Array.from({ length: 500 }, (_, i) => [`r${i}`, i === 250 ? "x".repeat(300) : `a, "b" ${i}`])];
+    const pieces: Buffer[] = [];
+    // Copies: the sink reuses its buffer once a write has returned.
+    const sink = new CsvSink(async (data) => void pieces.push(Buffer.from(data)), 256);
+    await sink.rows(rows.slice(0, 200));
+    await sink.rows(rows.slice(200));
+    await sink.flush();
+    expect(pieces.length).to.be.greaterThan(10);
+    expect(Buffer.concat(pieces).toString()).to.equal(csvLines(rows));
+  });
+
+  it("reads a header alone, with the checks of a full read", () =>
+    withTmp(async (dir) => {
+      const p = join(dir, "data.csv");
+      await writeFile(p, `id,f00\n${"a,1\n".repeat(50_000)}`);
+      expect(await readHeader(p)).to.deep.equal(["id", "f00"]);
+      await writeFile(p, "id,f00\n");
+      expect(await readHeader(p)).to.deep.equal(["id", "f00"]);
+      await writeFile(p, "");
+      expect(await errorOf(() => readHeader(p))).to.equal(`${p}: file is empty`);
+      expect(await errorOf(() => readHeader(join(dir, "none.csv")))).to.contain(`${join(dir, "none.csv")}: `);
     }));
 
   it("formats numbers to fixed precision, missing as empty", () => {

@@ -1,4 +1,5 @@
 import {
+  type AtomicWriter,
   type Command,
   DEFAULT_DATA_DIR,
   type Frame,
@@ -6,147 +7,148 @@ import {
   InputError,
   type Logger,
   TARGET,
+  CsvSink,
   dataPaths,
+  frameRows,
   lastDays,
   parseDs,
-  readCsv,
-  toCsv,
-  toFrame,
-  toTargets,
-  writeFileAtomic,
+  readFrames,
+  readHeader,
+  readTargets,
+  writeStreamsAtomic,
 } from "@airflow-ml-dags/common";
 import { formatValue } from "./format.ts";
 
-/** One raw day, checked: data rows, and the target file's ids and labels in that file's own order. */
-interface Day {
-  ds: string;
-  dataPath: string;
-  frame: Frame;
-  targetIds: string[];
-  targetLabels: number[];
-}
+type Danfo = typeof import("danfojs-node/dist/danfojs-base/index.js");
 
-async function readDay(dataDir: string, ds: string, expected: string[] | undefined): Promise<Day> {
-  const p = dataPaths(dataDir, ds);
-  const frame = toFrame(await readCsv(p.data), expected ? { withTarget: false, expected } : { withTarget: false });
-  const targets = toTargets(await readCsv(p.target));
-  if (targets.size !== frame.ids.length) {
-    throw new InputError(p.target, `has ${targets.size} rows but ${p.data} has ${frame.ids.length}`);
-  }
-  // Same count and unique ids on both sides: one id without a target is enough to say the sets differ.
-  const unmatched = frame.ids.find((id) => !targets.has(id));
-  if (unmatched !== undefined) throw new InputError(p.target, `no row for id "${unmatched}" of ${p.data}`);
-  return { ds, dataPath: p.data, frame, targetIds: [...targets.keys()], targetLabels: [...targets.values()] };
-}
-
-/**
- * The days stacked, oldest first. Ids must stay unique across days, as the join and the split rely on it.
- * Not danfo's concat: it appends into its first frame's own arrays and overflows the call stack on
- * frames of a few hundred thousand rows.
- */
-function stack(days: Day[]) {
-  const first = days[0] as Day;
-  const columns = first.frame.columns;
-  const seen = new Map<string, string>();
-  for (const day of days) {
-    for (const id of day.frame.ids) {
-      const other = seen.get(id);
-      if (other !== undefined) throw new InputError(day.dataPath, `id "${id}" is also in the data of ${other}`);
-      seen.set(id, day.ds);
-    }
-  }
-  const rows = days.reduce((n, d) => n + d.frame.ids.length, 0);
-  const values = new Float64Array(rows * columns.length);
-  let offset = 0;
-  for (const day of days) {
-    values.set(day.frame.values, offset);
-    offset += day.frame.values.length;
-  }
-  return {
-    columns,
-    ids: days.flatMap((d) => d.frame.ids),
-    values,
-    targetIds: days.flatMap((d) => d.targetIds),
-    targetLabels: days.flatMap((d) => d.targetLabels),
-  };
-}
-
-interface Prepared {
-  header: string[];
-  rows: string[][];
+/** What prepare learnt about the rows it read and wrote, across every day. */
+interface Summary {
+  columns: string[];
   rowsIn: number;
+  rowsOut: number;
   dropped: number;
-  missing: Record<string, number>;
+  /** Missing cells per column among the rows kept. */
+  missing: number[];
   positives: number;
 }
 
 /**
- * Joins data with targets on id (never by position: the two files may list ids in different orders),
- * drops rows with every feature missing, and describes what is left. Rows keep the data files' order.
+ * The join of one day's data rows with its targets on id (never by position: the two files may list ids in
+ * different orders). One map does the join and every id check: it holds the target file's id → label, and
+ * a data row that takes its label marks its id as taken with its row number (negative, so never a label), so
+ * a second row with that id is a duplicate. Ids of the earlier days stacked are kept apart, since ids must
+ * stay unique across days as the split and the model's data dates rely on it.
  */
-async function joinAndClean(stacked: ReturnType<typeof stack>, emptyFile: string): Promise<Prepared> {
-  // danfo's core without its Node IO layer (URL and Excel readers we never use, whose HTTP clients load
-  // the core punycode module that Node 22 reports as deprecated). Loaded here, after the CLI has routed
-  // the console, so anything the library prints becomes a log line.
-  const dfd = await import("danfojs-node/dist/danfojs-base/index.js");
-  const { columns, ids, values } = stacked;
-  const d = columns.length;
-  const n = ids.length;
-  // danfo keys its join with a plain object, which lists integer-like keys ("17") first; the row's position
-  // in the data restores the data files' order afterwards.
-  let position = "_row";
-  while (columns.includes(position)) position = `_${position}`;
-  const data: Record<string, unknown[]> = { [ID]: ids, [position]: Array.from({ length: n }, (_, i) => i) };
-  columns.forEach((c, j) => {
-    data[c] = Array.from({ length: n }, (_, i) => values[i * d + j]);
-  });
-  // Explicit dtypes: left to itself danfo reads ids such as "007" as integers.
-  const left = new dfd.DataFrame(data, { dtypes: ["string", "int32", ...columns.map(() => "float32")] });
-  const right = new dfd.DataFrame({ [ID]: stacked.targetIds, [TARGET]: stacked.targetLabels }, { dtypes: ["string", "int32"] });
-  // A left join: the id sets were checked equal per day, and danfo's inner join compares every key with
-  // every key (quadratic), while the left join looks keys up.
-  const merged = dfd.merge({ left, right, on: [ID], how: "left" });
-  // danfo's sortValues and loc look each row's label up in the index one at a time, which is quadratic (hours
-  // at a million rows); iloc takes positions, so the order and the selections are worked out here as positions.
-  const order = new Array<number>(n);
-  (merged.column(position).values as number[]).forEach((p, i) => {
-    order[p] = i;
-  });
-  const at = (df: InstanceType<typeof dfd.DataFrame>, names: string[]) => names.map((c) => df.columns.indexOf(c));
-  const joined = merged.iloc({ rows: order, columns: at(merged, [ID, ...columns, TARGET]) });
-  const allMissing = (joined.iloc({ columns: at(joined, columns) }).isNa().sum({ axis: 1 }) as InstanceType<typeof dfd.Series>)
-    .values as number[];
-  const keep = allMissing.flatMap((count, i) => (count < d ? [i] : []));
-  const kept = keep.length;
-  if (kept === 0) throw new InputError(emptyFile, `every row has all ${d} features missing`);
-  const rows = joined.iloc({ rows: keep });
-  const labels = rows.column(TARGET).values as number[];
-  if (labels.some((v) => v !== 0 && v !== 1)) throw new Error("join left rows without a target despite equal id sets");
-  const missingCounts = rows.iloc({ columns: at(rows, columns) }).isNa().sum({ axis: 0 }) as InstanceType<typeof dfd.Series>;
-  const missing = Object.fromEntries(
-    (missingCounts.index as string[]).map((c, j) => [c, (missingCounts.values as number[])[j] as number]),
-  );
-  return {
-    header: [ID, ...columns, TARGET],
-    rows: (rows.values as unknown[][]).map((r) => r.map(formatValue)),
-    rowsIn: n,
-    dropped: n - kept,
-    missing,
-    positives: labels.reduce((s, v) => s + v, 0),
-  };
+class DayJoin {
+  /** Labels of the rows checked since the last `takeLabels`, in file order. */
+  private labels: number[] = [];
+  /** The first data id without a target. */
+  unmatched: string | undefined;
+
+  constructor(
+    private readonly dataPath: string,
+    private readonly targets: Map<string, number>,
+    private readonly earlier: Map<string, string> | undefined,
+  ) {}
+
+  check(id: string, row: number): void {
+    const otherDay = this.earlier?.get(id);
+    if (otherDay !== undefined) throw new InputError(this.dataPath, `id "${id}" is also in the data of ${otherDay}`);
+    const v = this.targets.get(id);
+    if (v === undefined) {
+      this.unmatched ??= id;
+      this.labels.push(0);
+    } else if (v < 0) {
+      throw new InputError(this.dataPath, `duplicate id "${id}" in rows ${-v} and ${row}`);
+    } else {
+      this.targets.set(id, -row);
+      this.labels.push(v);
+    }
+  }
+
+  takeLabels(): Uint8Array {
+    const labels = Uint8Array.from(this.labels);
+    this.labels = [];
+    return labels;
+  }
+
+  get size(): number {
+    return this.targets.size;
+  }
+
+  ids(): IterableIterator<string> {
+    return this.targets.keys();
+  }
 }
 
-async function prepare(dataDir: string, ds: string, nDays: number, log: Logger) {
-  const days: Day[] = [];
-  for (const day of lastDays(ds, nDays)) {
-    const read = await readDay(dataDir, day, days[0]?.frame.columns);
-    log.info("read raw day", { ds: day, rows: read.frame.ids.length });
-    days.push(read);
+/**
+ * Cleans one batch of joined rows with danfo: rows whose every feature is missing are dropped, and the
+ * missing cells of the rows kept are counted per column. Returns the kept rows as a frame.
+ */
+function clean(dfd: Danfo, batch: Frame, labels: Uint8Array, summary: Summary): Frame {
+  const d = batch.columns.length;
+  const n = batch.ids.length;
+  const rows = Array.from({ length: n }, (_, i) => Array.from(batch.values.subarray(i * d, (i + 1) * d)));
+  const na = new dfd.DataFrame(rows, { columns: batch.columns, dtypes: batch.columns.map(() => "float32") }).isNa();
+  const perRow = (na.sum({ axis: 1 }) as InstanceType<Danfo["Series"]>).values as number[];
+  const perColumn = (na.sum({ axis: 0 }) as InstanceType<Danfo["Series"]>).values as number[];
+  const keep = perRow.flatMap((count, i) => (count < d ? [i] : []));
+  const dropped = n - keep.length;
+  // A dropped row is missing in every column: what is left is what the kept rows miss.
+  perColumn.forEach((count, j) => {
+    summary.missing[j] = (summary.missing[j] as number) + count - dropped;
+  });
+  summary.dropped += dropped;
+  const values = new Float64Array(keep.length * d);
+  const target = new Uint8Array(keep.length);
+  keep.forEach((r, k) => {
+    values.set(batch.values.subarray(r * d, (r + 1) * d), k * d);
+    target[k] = labels[r] as number;
+    summary.positives += labels[r] as number;
+  });
+  return { path: batch.path, ids: keep.map((r) => batch.ids[r] as string), columns: batch.columns, values, target };
+}
+
+/**
+ * Joins one day's data with its targets on id (never by position: the two files may list ids in different
+ * orders), batch by batch in the data file's order, and appends the cleaned rows to `out`.
+ */
+async function prepareDay(
+  dfd: Danfo,
+  dataDir: string,
+  ds: string,
+  earlier: Map<string, string> | undefined,
+  summary: Summary,
+  out: CsvSink,
+): Promise<number> {
+  const p = dataPaths(dataDir, ds);
+  // The data file's header first, so that a missing or empty day names its data file.
+  await readHeader(p.data);
+  const join = new DayJoin(p.data, await readTargets(p.target), earlier);
+  const expected = summary.columns.length ? summary.columns : undefined;
+  let rows = 0;
+  const frames = readFrames(p.data, { withTarget: false, ...(expected ? { expected } : {}), uniqueId: (id, row) => join.check(id, row) });
+  for await (const batch of frames) {
+    if (summary.columns.length === 0) {
+      summary.columns = batch.columns;
+      summary.missing = batch.columns.map(() => 0);
+      await out.rows([[ID, ...batch.columns, TARGET]]);
+    }
+    rows += batch.ids.length;
+    const labels = join.takeLabels();
+    // After the first id without a target the day fails; its rows are still read, to report a count
+    // mismatch (the likelier cause) before the id.
+    if (join.unmatched !== undefined) continue;
+    const kept = clean(dfd, batch, labels, summary);
+    summary.rowsOut += kept.ids.length;
+    await out.rows(frameRows(kept, formatValue));
   }
-  const stacked = stack(days);
-  const out = await joinAndClean(stacked, dataPaths(dataDir, ds).data);
-  log.info("joined data with targets", { rows_in: out.rowsIn, dropped_all_missing: out.dropped });
-  return out;
+  summary.rowsIn += rows;
+  if (join.size !== rows) throw new InputError(p.target, `has ${join.size} rows but ${p.data} has ${rows}`);
+  // Same count and unique ids on both sides: one id without a target is enough to say the sets differ.
+  if (join.unmatched !== undefined) throw new InputError(p.target, `no row for id "${join.unmatched}" of ${p.data}`);
+  if (earlier) for (const id of join.ids()) earlier.set(id, ds);
+  return rows;
 }
 
 export const prepareCommand: Command = {
@@ -156,23 +158,42 @@ export const prepareCommand: Command = {
     days: { help: "how many days of raw data to stack, ending at ds", default: "1" },
     "data-dir": { help: "data folder", default: DEFAULT_DATA_DIR },
   },
-  async run(args, log) {
+  async run(args, log: Logger) {
     const ds = parseDs(args.str("ds"));
     const nDays = args.int("days", { min: 1, max: 3660 });
     const dataDir = args.str("data-dir");
-    const out = await prepare(dataDir, ds, nDays, log);
-    // Missing cells stay empty: imputation is fitted later on the training rows only, so that nothing
-    // learnt from the validation rows leaks into the model.
+    // danfo's core without its Node IO layer (URL and Excel readers we never use, whose HTTP clients load
+    // the core punycode module that Node 22 reports as deprecated). Loaded here, after the CLI has routed
+    // the console, so anything the library prints becomes a log line.
+    const dfd = await import("danfojs-node/dist/danfojs-base/index.js");
+    const summary: Summary = { columns: [], rowsIn: 0, rowsOut: 0, dropped: 0, missing: [], positives: 0 };
+    const days = lastDays(ds, nDays);
+    // Only needed, and only filled, when several days are stacked.
+    const earlier = days.length > 1 ? new Map<string, string>() : undefined;
     const target = dataPaths(dataDir, ds).trainData;
-    await writeFileAtomic(target, toCsv(out.header, out.rows));
+    // Missing cells stay empty: imputation is fitted later on the training rows only, so that nothing
+    // learnt from the validation rows leaks into the model. Rows are written as they are joined, and the
+    // file appears only once every day has been read and checked.
+    await writeStreamsAtomic([target], async ([file]) => {
+      const out = new CsvSink((data) => (file as AtomicWriter).write(data));
+      for (const day of days) {
+        const rows = await prepareDay(dfd, dataDir, day, earlier, summary, out);
+        log.info("read raw day", { ds: day, rows });
+      }
+      await out.flush();
+      if (summary.rowsOut === 0) {
+        throw new InputError(dataPaths(dataDir, ds).data, `every row has all ${summary.columns.length} features missing`);
+      }
+    });
+    log.info("joined data with targets", { rows_in: summary.rowsIn, dropped_all_missing: summary.dropped });
     return {
       ds,
-      days: lastDays(ds, nDays),
-      rows_in: out.rowsIn,
-      rows_out: out.rows.length,
-      dropped_all_missing: out.dropped,
-      missing: out.missing,
-      positive_rate: Number((out.positives / out.rows.length).toFixed(4)),
+      days,
+      rows_in: summary.rowsIn,
+      rows_out: summary.rowsOut,
+      dropped_all_missing: summary.dropped,
+      missing: Object.fromEntries(summary.columns.map((c, j) => [c, summary.missing[j] as number])),
+      positive_rate: Number((summary.positives / summary.rowsOut).toFixed(4)),
       outputs: [target],
     };
   },

@@ -4,22 +4,46 @@ import {
   type Frame,
   InputError,
   UsageError,
+  countLines,
+  CsvSink,
   dataPaths,
   frameHeader,
   frameRows,
   parseDs,
-  readCsv,
+  readFrames,
   rng,
   shuffle,
-  toCsv,
-  toFrame,
-  writeFilesAtomic,
+  writeStreamsAtomic,
 } from "@airflow-ml-dags/common";
 import { formatValue } from "./format.ts";
 
-/** Only the rows of one side, in the file's order. */
-function subset(f: Frame, rows: number[]): Frame {
+/**
+ * Which rows go to validation: each class is shuffled with the seed and cut at the same fraction, so both
+ * sides keep the class balance of the whole. Every class needs a row on each side, or validation could not
+ * measure it. Returns 1 for a validation row, 0 for a training row.
+ */
+export function stratifiedSplit(path: string, labels: Uint8Array, valFraction: number, seed: number): Uint8Array {
+  const r = rng(`split/${seed}`);
+  const isVal = new Uint8Array(labels.length);
+  for (const label of [0, 1]) {
+    const members: number[] = [];
+    labels.forEach((y, i) => {
+      if (y === label) members.push(i);
+    });
+    if (members.length < 2) {
+      throw new InputError(path, `${members.length} row(s) of target ${label}: a stratified split needs at least 2`);
+    }
+    const nVal = Math.min(members.length - 1, Math.max(1, Math.round(members.length * valFraction)));
+    for (const i of shuffle(members, r).slice(0, nVal)) isVal[i] = 1;
+  }
+  return isVal;
+}
+
+/** Only the rows of one side of a batch, in the file's order. */
+function side(f: Frame, isVal: Uint8Array, offset: number, want: number): Frame {
   const d = f.columns.length;
+  const rows: number[] = [];
+  for (let i = 0; i < f.ids.length; i++) if (isVal[offset + i] === want) rows.push(i);
   const values = new Float64Array(rows.length * d);
   const target = new Uint8Array(rows.length);
   rows.forEach((r, k) => {
@@ -29,23 +53,18 @@ function subset(f: Frame, rows: number[]): Frame {
   return { path: f.path, ids: rows.map((r) => f.ids[r] as string), columns: f.columns, values, target };
 }
 
-/**
- * Each class is shuffled with the seed and cut at the same fraction, so both sides keep the class
- * balance of the whole. Every class needs a row on each side, or validation could not measure it.
- */
-export function stratifiedSplit(f: Frame, valFraction: number, seed: number): { train: Frame; val: Frame } {
-  const r = rng(`split/${seed}`);
-  const isVal = new Uint8Array(f.ids.length);
-  for (const label of [0, 1]) {
-    const members = f.ids.flatMap((_, i) => ((f.target as Uint8Array)[i] === label ? [i] : []));
-    if (members.length < 2) {
-      throw new InputError(f.path, `${members.length} row(s) of target ${label}: a stratified split needs at least 2`);
-    }
-    const nVal = Math.min(members.length - 1, Math.max(1, Math.round(members.length * valFraction)));
-    for (const i of shuffle(members, r).slice(0, nVal)) isVal[i] = 1;
+/** The labels of a file, in order, read batch by batch with every check of a frame. */
+async function readLabels(path: string): Promise<Uint8Array> {
+  let labels = new Uint8Array(0);
+  let n = 0;
+  for await (const f of readFrames(path, { withTarget: true })) {
+    // Sized from the line count (never fewer than the rows) so the labels are never copied on the way.
+    if (n === 0) labels = new Uint8Array(await countLines(path));
+    if (n + f.ids.length > labels.length) throw new Error(`${path}: more rows than lines while reading`);
+    labels.set(f.target as Uint8Array, n);
+    n += f.ids.length;
   }
-  const all = f.ids.map((_, i) => i);
-  return { train: subset(f, all.filter((i) => !isVal[i])), val: subset(f, all.filter((i) => isVal[i])) };
+  return labels.subarray(0, n);
 }
 
 export const splitCommand: Command = {
@@ -64,23 +83,50 @@ export const splitCommand: Command = {
     }
     const seed = args.int("seed", { min: 0, max: 2 ** 32 - 1 });
     const p = dataPaths(args.str("data-dir"), ds);
-    const f = toFrame(await readCsv(p.trainData), { withTarget: true });
-    const { train, val } = stratifiedSplit(f, valFraction, seed);
+    // Two passes, so that only the labels are ever held: the first checks the file and decides each row's
+    // side, the second writes every row to its side.
+    const labels = await readLabels(p.trainData);
+    const isVal = stratifiedSplit(p.trainData, labels, valFraction, seed);
+    const sides = [
+      { path: p.train, rows: 0, positives: 0 },
+      { path: p.val, rows: 0, positives: 0 },
+    ];
     // Both files or neither, so train.csv never pairs with the val.csv of another run.
-    await writeFilesAtomic([
-      { path: p.train, data: toCsv(frameHeader(train), frameRows(train, formatValue)) },
-      { path: p.val, data: toCsv(frameHeader(val), frameRows(val, formatValue)) },
-    ]);
-    const rate = (x: Frame) => Number(((x.target as Uint8Array).reduce((s, v) => s + v, 0) / x.ids.length).toFixed(4));
-    log.info("split", { train_rows: train.ids.length, val_rows: val.ids.length });
+    await writeStreamsAtomic(
+      sides.map((s) => s.path),
+      async (files) => {
+        const outs = files.map((file) => new CsvSink((data) => file.write(data)));
+        let offset = 0;
+        for await (const f of readFrames(p.trainData, { withTarget: true })) {
+          const y = f.target as Uint8Array;
+          if (offset + f.ids.length > labels.length || y.some((v, i) => v !== labels[offset + i])) {
+            throw new InputError(p.trainData, "changed while it was being read");
+          }
+          for (const [want, s] of sides.entries()) {
+            const out = outs[want] as CsvSink;
+            if (offset === 0) await out.rows([frameHeader(f)]);
+            const rows = side(f, isVal, offset, want);
+            s.rows += rows.ids.length;
+            s.positives += (rows.target as Uint8Array).reduce((sum, v) => sum + v, 0);
+            await out.rows(frameRows(rows, formatValue));
+          }
+          offset += f.ids.length;
+        }
+        if (offset !== labels.length) throw new InputError(p.trainData, "changed while it was being read");
+        for (const out of outs) await out.flush();
+      },
+    );
+    const [train, val] = sides as [(typeof sides)[0], (typeof sides)[0]];
+    const rate = (positives: number, rows: number) => Number((positives / rows).toFixed(4));
+    log.info("split", { train_rows: train.rows, val_rows: val.rows });
     return {
       ds,
-      rows: f.ids.length,
-      train_rows: train.ids.length,
-      val_rows: val.ids.length,
-      positive_rate: rate(f),
-      train_positive_rate: rate(train),
-      val_positive_rate: rate(val),
+      rows: labels.length,
+      train_rows: train.rows,
+      val_rows: val.rows,
+      positive_rate: rate(train.positives + val.positives, labels.length),
+      train_positive_rate: rate(train.positives, train.rows),
+      val_positive_rate: rate(val.positives, val.rows),
       seed,
       outputs: [p.train, p.val],
     };

@@ -119,6 +119,32 @@ describe("prepare", () => {
       expect(await files(dir)).to.deep.equal(["processed/2026-11-20/train_data.csv", "raw/2026-11-20/data.csv", "raw/2026-11-20/target.csv"]);
     }));
 
+  it("joins files larger than one read batch, across days, as a plain join of the files would", () =>
+    withTmp(async (dir) => {
+      // 20,000 rows a day spans several batches; targets are listed in reverse, so every join crosses batches.
+      const expected: string[] = ["id,f00,f01,target"];
+      for (const ds of ["2026-11-19", DS]) {
+        const data = ["id,f00,f01"];
+        const target = ["id,target"];
+        for (let i = 0; i < 20_000; i++) {
+          const id = `${ds}-${i}`;
+          const allMissing = i % 997 === 5;
+          const f00 = allMissing || i % 13 === 0 ? "" : String(i / 8);
+          const f01 = allMissing ? "" : String(-i);
+          const label = i % 3 === 0 ? 1 : 0;
+          data.push(`${id},${f00},${f01}`);
+          target.push(`${id},${label}`);
+          if (!allMissing) expected.push(`${id},${f00},${f01},${label}`);
+        }
+        await putDay(dir, ds, data, [target[0] as string, ...target.slice(1).reverse()]);
+      }
+      const result = await prepare(dir, { days: "2" });
+      expect(await readFile(out(dir), "utf8")).to.equal(`${expected.join("\n")}\n`);
+      const dropped = 2 * 21;
+      expect(result).to.deep.include({ rows_in: 40_000, rows_out: 40_000 - dropped, dropped_all_missing: dropped });
+      expect(result.missing).to.deep.equal({ f00: 2 * (Math.ceil(20_000 / 13) - 1), f01: 0 });
+    }));
+
   describe("refuses bad input with one line naming the file, and writes nothing", () => {
     const data = (dir: string, ds = DS) => join(dir, "raw", ds, "data.csv");
     const target = (dir: string, ds = DS) => join(dir, "raw", ds, "target.csv");

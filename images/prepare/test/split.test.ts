@@ -44,26 +44,33 @@ describe("split", () => {
       expect(result).to.include({ rows: 1003, train_rows: train.length - 1, val_rows: val.length - 1, seed: 42 });
     }));
 
-  it("puts every row on exactly one side, unchanged, in the file's order", () =>
-    withTmp(async (dir) => {
-      const source = trainData(250, 90);
-      await put(join(processed(dir), "train_data.csv"), source);
-      await split(dir, { "val-fraction": "0.3" });
-      const { text } = await read(dir);
-      const lines = (t: string) => t.trim().split("\n");
-      const header = lines(source)[0];
-      expect(lines(text.train)[0]).to.equal(header);
-      expect(lines(text.val)[0]).to.equal(header);
-      const trainLines = lines(text.train).slice(1);
-      const valLines = lines(text.val).slice(1);
-      const id = (l: string) => l.split(",")[0];
-      expect(trainLines.map(id).filter((x) => valLines.map(id).includes(x))).to.deep.equal([]);
-      const order = lines(source).slice(1);
-      expect([...trainLines, ...valLines].sort()).to.deep.equal([...order].sort());
-      expect(trainLines).to.deep.equal(order.filter((l) => trainLines.includes(l)));
-      expect(valLines).to.deep.equal(order.filter((l) => valLines.includes(l)));
-      expect(valLines.length).to.equal(75);
-    }));
+  // 20,003 rows span several read batches: rows must not be lost, doubled or reordered at their edges.
+  for (const [rows, pos, valRows] of [
+    [250, 90, 75],
+    [20_003, 7_001, 6_001],
+  ] as const) {
+    it(`puts every row on exactly one side, unchanged, in the file's order (${rows} rows)`, () =>
+      withTmp(async (dir) => {
+        const source = trainData(rows, pos);
+        await put(join(processed(dir), "train_data.csv"), source);
+        await split(dir, { "val-fraction": "0.3" });
+        const { text } = await read(dir);
+        const lines = (t: string) => t.trim().split("\n");
+        const header = lines(source)[0];
+        expect(lines(text.train)[0]).to.equal(header);
+        expect(lines(text.val)[0]).to.equal(header);
+        const trainLines = lines(text.train).slice(1);
+        const valLines = lines(text.val).slice(1);
+        const trainSet = new Set(trainLines);
+        const valSet = new Set(valLines);
+        expect(trainLines.filter((l) => valSet.has(l))).to.deep.equal([]);
+        const order = lines(source).slice(1);
+        expect([...trainLines, ...valLines].sort()).to.deep.equal([...order].sort());
+        expect(trainLines).to.deep.equal(order.filter((l) => trainSet.has(l)));
+        expect(valLines).to.deep.equal(order.filter((l) => valSet.has(l)));
+        expect(valLines.length).to.equal(valRows);
+      }));
+  }
 
   it("gives identical bytes for the same seed and another validation set for another seed", () =>
     withTmp(async (dir) => {

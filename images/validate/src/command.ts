@@ -8,10 +8,7 @@ import {
   checkAlias,
   dataPaths,
   parseDs,
-  readCsv,
-  type Table,
   registeredModelName,
-  toFrame,
   trackingClient,
   underDataDir,
   writeFileAtomic,
@@ -20,6 +17,7 @@ import { MANIFEST_JSON, loadModel } from "@airflow-ml-dags/model";
 import { DEFAULT_GATE_METRIC, GATE_METRICS } from "./gate.ts";
 import { computeMetrics, type Metrics } from "./metrics.ts";
 import { promoteVersion, registerAndGate, type RegistryRecord } from "./registry.ts";
+import { scoreFile } from "./score.ts";
 
 export const METRICS_FILE = "metrics.json";
 
@@ -56,13 +54,12 @@ export const validateCommand: Command = {
     log.info("model loaded", { model_dir: modelDir, model_ds: modelDs, family });
 
     let metrics: Metrics;
-    // Read once: the gate scores the production version on exactly these rows.
-    let val: Table;
+    // The gate scores the production version on exactly these rows: their targets are kept to check that.
+    let targets: Uint8Array;
     try {
-      val = await readCsv(paths.val);
-      const frame = toFrame(val, { expected: model.columns, withTarget: true });
-      // withTarget refuses a file without a target column and toFrame any target other than 0 or 1.
-      metrics = computeMetrics(frame.target as Uint8Array, model.predictProba(frame), threshold);
+      const scored = await scoreFile(model, paths.val);
+      targets = scored.y;
+      metrics = computeMetrics(scored.y, scored.p, threshold);
     } finally {
       model.dispose();
     }
@@ -78,7 +75,8 @@ export const validateCommand: Command = {
         manifest: model.manifest,
         manifestPath: join(modelDir, MANIFEST_JSON),
         valDs: ds,
-        val,
+        valPath: paths.val,
+        valTargets: targets,
         threshold,
         metrics,
         metric,

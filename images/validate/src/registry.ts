@@ -12,16 +12,15 @@ import {
   PRODUCTION_ALIAS,
   imageDigests,
   modelUri,
-  toFrame,
   type Logger,
   type MetricInput,
   type MlflowClient,
   type ModelVersion,
-  type Table,
 } from "@airflow-ml-dags/common";
 import { loadModel, type Manifest } from "@airflow-ml-dags/model";
 import { gateDecision, gateValue, type GateMetric, type GateOutcome } from "./gate.ts";
 import { computeMetrics, type Metrics } from "./metrics.ts";
+import { scoreFile } from "./score.ts";
 
 /** What metrics.json records under `registry`. */
 export interface RegistryRecord {
@@ -86,7 +85,7 @@ export async function scoreVersion(
   mlflow: MlflowClient,
   name: string,
   version: string,
-  val: Table,
+  val: { path: string; targets: Uint8Array },
   threshold: number,
 ): Promise<Metrics> {
   const uri = modelUri(name, { version });
@@ -104,14 +103,14 @@ export async function scoreVersion(
       throw err;
     }
     try {
-      let frame;
+      let scored;
       try {
-        frame = toFrame(val, { expected: model.columns, withTarget: true });
+        scored = await scoreFile(model, val.path, val.targets);
       } catch (err) {
         if (!(err instanceof InputError)) throw err;
         throw new InputError(val.path, `cannot score production version ${version} (${uri}) on it: ${err.problem}`);
       }
-      return computeMetrics(frame.target as Uint8Array, model.predictProba(frame), threshold);
+      return computeMetrics(scored.y, scored.p, threshold);
     } finally {
       model.dispose();
     }
@@ -141,7 +140,9 @@ export interface GateInput {
   manifest: Manifest;
   manifestPath: string;
   valDs: string;
-  val: Table;
+  valPath: string;
+  /** The validation rows' targets as the candidate was scored on them. */
+  valTargets: Uint8Array;
   threshold: number;
   metrics: Metrics;
   metric: GateMetric;
@@ -196,7 +197,7 @@ export async function registerAndGate(input: GateInput): Promise<RegistryRecord>
     production = candidate;
     outcome = { promote: true, reason: "already production" };
   } else {
-    const productionMetrics = await scoreVersion(mlflow, name, productionVersion, input.val, input.threshold);
+    const productionMetrics = await scoreVersion(mlflow, name, productionVersion, { path: input.valPath, targets: input.valTargets }, input.threshold);
     production = gateValue(productionMetrics, metric);
     outcome = gateDecision(metric, margin, candidate, production, productionVersion);
     log.info("production version scored on the same rows", { version: productionVersion, [metric]: production, candidate });

@@ -5,6 +5,7 @@ import { createLogger, dataPaths, readCsv, toFrame } from "@airflow-ml-dags/comm
 import { DEFAULT_HYPERPARAMS, loadModel, saveModel, trainModel, type Family } from "@airflow-ml-dags/model";
 import { expect } from "chai";
 import { computeMetrics } from "../src/metrics.ts";
+import { scoreFile } from "../src/score.ts";
 import { type Run, runValidate, syntheticFrame, writeFrameCsv } from "./helpers.ts";
 import { closedPort } from "../../model/test/cli.ts";
 
@@ -65,6 +66,29 @@ describe("validate CLI", function () {
     }
     return { dir, paths, metricsPath: join(paths.modelDir, "metrics.json") };
   }
+
+  it("scores a file larger than one read batch as the whole file at once, and notices a file changed between reads", async () => {
+    const { paths } = await dataDir();
+    await writeFrameCsv(paths.val, syntheticFrame(20_000, "large"));
+    const model = await loadModel(paths.modelDir);
+    try {
+      const scored = await scoreFile(model, paths.val);
+      const frame = toFrame(await readCsv(paths.val), { expected: model.columns, withTarget: true });
+      expect([...scored.y]).to.deep.equal([...(frame.target as Uint8Array)]);
+      expect([...scored.p]).to.deep.equal([...model.predictProba(frame)]);
+      // The gate's second read must see the rows the candidate was scored on.
+      const before = Uint8Array.from(scored.y, (v, i) => (i === 12_345 ? 1 - v : v));
+      let caught: unknown;
+      try {
+        await scoreFile(model, paths.val, before);
+      } catch (err) {
+        caught = err;
+      }
+      expect((caught as Error | undefined)?.message).to.equal(`${paths.val}: changed while it was being read`);
+    } finally {
+      model.dispose();
+    }
+  });
 
   it("writes metrics.json next to the model, equal to a recomputation", async () => {
     const { dir, paths, metricsPath } = await dataDir();
