@@ -263,17 +263,25 @@ export class CsvSink {
 
   async rows(rows: (string | number)[][]): Promise<void> {
     for (const row of rows) {
-      const line = `${row.map(csvField).join(",")}\n`;
-      // A UTF-16 code unit takes at most 3 bytes in UTF-8.
-      if (this.used + line.length * 3 > this.buffer.length) {
-        await this.flush();
-        if (line.length * 3 > this.buffer.length) {
-          await this.write(Buffer.from(line));
-          continue;
-        }
-      }
-      this.used += this.buffer.write(line, this.used);
+      const pending = this.text(`${row.map(csvField).join(",")}\n`);
+      if (pending) await pending;
     }
+  }
+
+  /**
+   * Appends text that is already CSV. Returns a promise only when the buffer had to be handed over first,
+   * so a caller writing line by line awaits once per buffer, not once per line.
+   */
+  text(s: string): Promise<void> | undefined {
+    // A UTF-16 code unit takes at most 3 bytes in UTF-8.
+    if (this.used + s.length * 3 <= this.buffer.length) {
+      this.used += this.buffer.write(s, this.used);
+      return undefined;
+    }
+    return this.flush().then(async () => {
+      if (s.length * 3 > this.buffer.length) await this.write(Buffer.from(s));
+      else this.used += this.buffer.write(s, this.used);
+    });
   }
 
   /** Hands over what is buffered; the buffer is reused once `write` has returned. */

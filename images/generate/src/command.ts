@@ -1,9 +1,9 @@
-import { writeFile } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { DEFAULT_DATA_DIR, type Command, dataPaths, parseDs, replaceDirAtomic } from "@airflow-ml-dags/common";
-import { generate } from "./generate.ts";
+import { CsvSink, DEFAULT_DATA_DIR, type Command, dataPaths, parseDs, replaceDirAtomic } from "@airflow-ml-dags/common";
+import { generate, type Generated } from "./generate.ts";
 
-/** Beyond this the CSV text of one day no longer fits in a single string. */
+/** A day of data, not a data set: larger volumes come as more days. */
 const MAX_ROWS = 2_000_000;
 /** Feature names have two digits (f00 … f99). */
 const MAX_FEATURES = 100;
@@ -24,13 +24,32 @@ export const generateCommand: Command = {
     const missingRate = args.num("missing-rate", { min: 0, max: 0.5 });
     const paths = dataPaths(args.str("data-dir"), ds);
     log.info("generating", { ds, rows, features, missing_rate: missingRate });
-    const out = generate(ds, { rows, features, missingRate }, log.progress("rows generated", rows));
     // The day's folder is built aside and swapped in whole: a reader (the sensor, prepare) sees both
-    // files or neither, never a data.csv without its target.csv, even when a rerun replaces them.
+    // files or neither, never a data.csv without its target.csv, even when a rerun replaces them. The
+    // lines are written as they are made, so memory does not grow with --rows.
+    let out: Generated | undefined;
     await replaceDirAtomic(paths.rawDir, async (tmp) => {
-      await writeFile(join(tmp, basename(paths.data)), out.data);
-      await writeFile(join(tmp, basename(paths.target)), out.target);
+      const data = await open(join(tmp, basename(paths.data)), "w");
+      try {
+        const target = await open(join(tmp, basename(paths.target)), "w");
+        try {
+          const sinks = { data: new CsvSink((b) => data.write(b).then(() => {})), target: new CsvSink((b) => target.write(b).then(() => {})) };
+          out = await generate(
+            ds,
+            { rows, features, missingRate },
+            { data: (line) => sinks.data.text(line), target: (line) => sinks.target.text(line) },
+            log.progress("rows generated", rows),
+          );
+          await sinks.data.flush();
+          await sinks.target.flush();
+        } finally {
+          await target.close();
+        }
+      } finally {
+        await data.close();
+      }
     });
+    if (!out) throw new Error("generate wrote no files");
     const positiveRate = Number((out.positives / rows).toFixed(4));
     log.info("written", { outputs: [paths.data, paths.target], positive_rate: positiveRate, missing_cells: out.missingCells });
     return {

@@ -8,12 +8,14 @@ export interface GenerateOptions {
 }
 
 export interface Generated {
-  /** `id, f00 …` CSV text. */
-  data: string;
-  /** `id,target` CSV text, same ids in the same order. */
-  target: string;
   positives: number;
   missingCells: number;
+}
+
+/** Where the generated lines go, each with its newline: data.csv's and target.csv's, in step. */
+export interface LineSinks {
+  data(line: string): Promise<void> | undefined;
+  target(line: string): Promise<void> | undefined;
 }
 
 /**
@@ -64,20 +66,24 @@ export const makeId = (ds: string, i: number) => `${ds.replaceAll("-", "")}-${St
 const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
 
 /**
- * One day of data. Every random draw comes from a generator seeded by the ds and the options, drawn
- * in a fixed order, so the same arguments give the same bytes.
+ * One day of data, line by line into `out` (header first). Every random draw comes from a generator seeded by
+ * the ds and the options, drawn in a fixed order, so the same arguments give the same bytes.
  */
-export function generate(ds: string, opts: GenerateOptions, onRow: (done: number) => void = () => {}): Generated {
+export async function generate(
+  ds: string,
+  opts: GenerateOptions,
+  out: LineSinks,
+  onRow: (done: number) => void = () => {},
+): Promise<Generated> {
   const { rows, features, missingRate } = opts;
   const r: Rng = rng(`generate/${ds}/${rows}/${features}/${missingRate}`);
   const w = weights(features);
   const { means, intercept } = driftAt(ds, features);
   const interaction = features > INTERACTION.b;
   const names = featureNames(features);
-  // Lines are built directly: ids and numbers never need CSV quoting, and one string per row keeps
-  // memory low for large --rows.
-  const dataLines = [["id", ...names].join(",")];
-  const targetLines = ["id,target"];
+  // Lines are built directly: ids and numbers never need CSV quoting.
+  await out.data(`${["id", ...names].join(",")}\n`);
+  await out.target("id,target\n");
   const x = new Float64Array(features);
   const cells = new Array<string>(features + 1);
   let positives = 0;
@@ -98,9 +104,22 @@ export function generate(ds: string, opts: GenerateOptions, onRow: (done: number
       if (missing) missingCells++;
       cells[j + 1] = missing ? "" : fmt(x[j] as number);
     }
-    dataLines.push(cells.join(","));
-    targetLines.push(`${id},${label}`);
+    // Awaited only when a sink hands a full buffer over, not once per line.
+    const data = out.data(`${cells.join(",")}\n`);
+    if (data) await data;
+    const target = out.target(`${id},${label}\n`);
+    if (target) await target;
     onRow(i + 1);
   }
-  return { data: `${dataLines.join("\n")}\n`, target: `${targetLines.join("\n")}\n`, positives, missingCells };
+  return { positives, missingCells };
+}
+
+/** One day of data as CSV text: data.csv's and target.csv's. */
+export async function generateText(ds: string, opts: GenerateOptions): Promise<Generated & { data: string; target: string }> {
+  const text = { data: [] as string[], target: [] as string[] };
+  const stats = await generate(ds, opts, {
+    data: (line) => void text.data.push(line),
+    target: (line) => void text.target.push(line),
+  });
+  return { ...stats, data: text.data.join(""), target: text.target.join("") };
 }
