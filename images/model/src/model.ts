@@ -10,7 +10,7 @@ import {
   type Logger,
 } from "@airflow-ml-dags/common";
 import { checkHyperparams, FAMILIES, type Family, type Hyperparams } from "./hyperparams.ts";
-import { fitPreprocess, parsePreprocess, preprocessToJson, transform, type Preprocess } from "./preprocess.ts";
+import { fitPreprocess, parsePreprocess, preprocessToJson, transform, transformInPlace, type Preprocess } from "./preprocess.ts";
 import {
   buildNetwork,
   fitNetwork,
@@ -72,16 +72,26 @@ function logLoss(p: Float64Array, y: Uint8Array): number {
 }
 
 /**
- * Fits the preprocessing and the model on `frame` (the training rows only: its statistics become the
- * model's, so nothing from validation or production rows leaks in).
+ * A frame made ready for training: the preprocessing fitted on its rows and the model inputs they give.
+ * It keeps nothing else of the frame but its labels, so the frame's ids, and its numbers unless the inputs
+ * were written over them, can be freed before training starts.
  */
-export async function trainModel(
-  frame: Frame,
-  hp: Hyperparams,
-  log: Logger,
-  onEpoch?: (epoch: number, loss: number) => void,
-): Promise<TrainedModel> {
-  checkHyperparams(hp);
+export interface TrainingSet {
+  columns: string[];
+  preprocess: Preprocess;
+  /** Model inputs, row-major. */
+  x: Float32Array;
+  y: Uint8Array;
+  positives: number;
+}
+
+/**
+ * Fits the preprocessing on `frame` (the training rows only: its statistics become the model's, so nothing
+ * from validation or production rows leaks in) and makes the model inputs. `overwrite` writes the inputs
+ * over the frame's numbers, which are then garbage: for a caller that drops the frame, the inputs cost no
+ * memory beyond what reading took.
+ */
+export function trainingSet(frame: Frame, opts: { overwrite?: boolean } = {}): TrainingSet {
   const y = frame.target;
   if (!y) throw new InputError(frame.path, `no "target" column to train on`);
   const rows = rowCount(frame);
@@ -90,7 +100,20 @@ export async function trainModel(
     throw new InputError(frame.path, `"target" holds only class ${positives ? 1 : 0}: training needs both classes`);
   }
   const preprocess = fitPreprocess(frame);
-  const x = transform(preprocess, frame);
+  const x = opts.overwrite ? transformInPlace(preprocess, frame) : transform(preprocess, frame);
+  return { columns: frame.columns, preprocess, x, y, positives };
+}
+
+/** Fits the model on the training rows: a frame, or a training set already made from one. */
+export async function trainModel(
+  data: Frame | TrainingSet,
+  hp: Hyperparams,
+  log: Logger,
+  onEpoch?: (epoch: number, loss: number) => void,
+): Promise<TrainedModel> {
+  checkHyperparams(hp);
+  const { preprocess, x, y, positives, columns } = "x" in data ? data : trainingSet(data);
+  const rows = y.length;
   let core: ModelCore;
   let history: number[];
   if (hp.family === "tree") {
@@ -101,7 +124,7 @@ export async function trainModel(
     onEpoch?.(1, history[0] as number);
   } else {
     await useCpu();
-    const model = buildNetwork(hp, frame.columns.length);
+    const model = buildNetwork(hp, columns.length);
     core = { kind: "network", model };
     try {
       history = await fitNetwork(model, x, y, hp, log, onEpoch);

@@ -6,7 +6,7 @@ import * as tfl from "@tensorflow/tfjs-layers";
 // the code to start. (A named import: the package marks its Node entry as free of side effects, so a bare
 // import would be dropped by the bundler.)
 import { version_cpu } from "@tensorflow/tfjs-backend-cpu";
-import { InputError, rng, shuffle, type Logger } from "@airflow-ml-dags/common";
+import { InputError, rng, type Logger } from "@airflow-ml-dags/common";
 import type { Hyperparams } from "./hyperparams.ts";
 
 export const MODEL_JSON = "model.json";
@@ -56,7 +56,8 @@ export function buildNetwork(hp: Hyperparams, inputs: number): tfl.LayersModel {
 
 /**
  * Fits epoch by epoch with our own seeded shuffle: tfjs's `shuffle: true` draws from an unseeded
- * generator, so two runs would not give the same weights.
+ * generator, so two runs would not give the same weights. The rows of `x` are shuffled in place (it is
+ * left in the last epoch's order) and handed to tfjs as they are: no shuffled copy of the inputs is made.
  */
 export async function fitNetwork(
   model: tfl.LayersModel,
@@ -68,18 +69,22 @@ export async function fitNetwork(
 ): Promise<number[]> {
   const n = y.length;
   const d = x.length / n;
-  const order = Array.from({ length: n }, (_, i) => i);
   const random = rng(`shuffle:${hp.seed}`);
-  const xs = new Float32Array(x.length);
-  const ys = new Float32Array(n);
+  const ys = Float32Array.from(y);
+  const row = new Float32Array(d);
   const losses: number[] = [];
   for (let epoch = 1; epoch <= hp.epochs; epoch++) {
-    shuffle(order, random);
-    order.forEach((src, i) => {
-      xs.set(x.subarray(src * d, (src + 1) * d), i * d);
-      ys[i] = y[src] as number;
-    });
-    const xt = tf.tensor2d(xs, [n, d]);
+    // Fisher–Yates over rows, x and its labels together.
+    for (let i = n - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      row.set(x.subarray(i * d, (i + 1) * d));
+      x.copyWithin(i * d, j * d, (j + 1) * d);
+      x.set(row, j * d);
+      const label = ys[i] as number;
+      ys[i] = ys[j] as number;
+      ys[j] = label;
+    }
+    const xt = tf.tensor2d(x, [n, d]);
     const yt = tf.tensor2d(ys, [n, 1]);
     let loss: number;
     try {

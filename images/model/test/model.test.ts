@@ -8,6 +8,7 @@ import {
   loadModel,
   MODEL_FILES,
   saveModel,
+  trainingSet,
   trainModel,
   type Manifest,
 } from "../src/index.ts";
@@ -208,6 +209,29 @@ describe("determinism", () => {
       const [a, b] = await saveTwice(quick(family), quick(family));
       expect(Object.keys(a)).to.deep.equal(Object.keys(b));
       for (const name of Object.keys(a)) expect(a[name]!.equals(b[name]!), name).to.equal(true);
+    });
+  }
+
+  for (const family of FAMILIES) {
+    it(`${family}: a training set made over the frame's own values gives the frame's files`, async () => {
+      const { dir, cleanup } = await tempDir();
+      try {
+        const copy = { ...train, values: train.values.slice() };
+        const set = trainingSet(copy, { overwrite: true });
+        expect(set.x.buffer).to.equal(copy.values.buffer);
+        const out = [];
+        for (const [i, data] of [train, set].entries()) {
+          const trained = await trainModel(data, quick(family), memoryLogger());
+          await saveModel(join(dir, `m${i}`), trained, { ds: "2026-01-05", dataSha256: "a" });
+          trained.dispose();
+          out.push(await readAll(join(dir, `m${i}`)));
+        }
+        const [a, b] = out as [Record<string, Buffer>, Record<string, Buffer>];
+        expect(Object.keys(a)).to.deep.equal(Object.keys(b));
+        for (const name of Object.keys(a)) expect(a[name]!.equals(b[name]!), name).to.equal(true);
+      } finally {
+        await cleanup();
+      }
     });
   }
 

@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { InputError, type Frame } from "@airflow-ml-dags/common";
-import { fitPreprocess, parsePreprocess, preprocessToJson, transform } from "../src/index.ts";
+import { rng } from "@airflow-ml-dags/common";
+import { fitPreprocess, parsePreprocess, preprocessToJson, transform, transformInPlace } from "../src/index.ts";
 import { concat, synthetic } from "./synthetic.ts";
 
 const frame = (columns: string[], rows: number[][], path = "train.csv"): Frame => ({
@@ -39,6 +40,37 @@ describe("preprocess", () => {
     expect(Number.isNaN(x[0])).to.equal(false);
     expect(x[0]).to.equal(x[1]); // the median of 1, 2, 6 is 2
     expect(x[0]).to.be.closeTo((2 - pre.mean[0]!) / pre.std[0]!, 1e-6);
+  });
+
+  it("takes the median a sort would: odd and even counts, ties, signed zeros, sorted columns", () => {
+    const r = rng("median");
+    const columns: number[][] = [
+      [5, 1, 4, 2, 3],
+      [4, 1, 3, 2],
+      [2, 2, 2, 1, 3, 3],
+      [0, -0, 0, -0],
+      [-0, 0, -0],
+      Array.from({ length: 1001 }, (_, i) => i),
+      Array.from({ length: 1000 }, (_, i) => 1000 - i),
+      Array.from({ length: 999 }, () => Math.floor(r() * 5) - 2),
+      Array.from({ length: 1000 }, () => r() * 100 - 50),
+    ];
+    for (const values of columns) {
+      const sorted = Float64Array.from(values).sort();
+      const mid = sorted.length >> 1;
+      const expected = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+      const withGaps = values.flatMap((v, i) => (i % 7 ? [[v]] : [[v], [NaN]]));
+      expect(Object.is(fitPreprocess(frame(["a"], withGaps)).median[0], expected), `${values.slice(0, 6)}…`).to.equal(true);
+    }
+  });
+
+  it("transformInPlace gives transform's inputs, written over the frame's own values", () => {
+    const data = synthetic({ rows: 300, seed: "in-place", missing: 0.1 });
+    const pre = fitPreprocess(data);
+    const expected = transform(pre, data);
+    const x = transformInPlace(pre, data);
+    expect(x.buffer).to.equal(data.values.buffer);
+    expect(Array.from(x)).to.deep.equal(Array.from(expected));
   });
 
   it("keeps a constant column finite (std 0 -> 1)", () => {

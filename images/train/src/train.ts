@@ -22,9 +22,11 @@ import {
   FAMILIES,
   hyperparamProblem,
   saveModel,
+  trainingSet,
   trainModel,
   type Hyperparams,
   type NumericHyperparam,
+  type TrainingSet,
 } from "@airflow-ml-dags/model";
 
 /** CLI option → hyperparameter, with what --help says about it. */
@@ -88,6 +90,22 @@ export function trainParams(
 }
 
 /**
+ * Reads the training rows and makes the model inputs and the run's params from them. The frame read stays
+ * in here, so its ids are garbage before training starts; its numbers become the model inputs in place.
+ */
+async function readTrainingSet(
+  path: string,
+  hp: Hyperparams,
+  ds: string,
+): Promise<{ set: TrainingSet; dataSha256: string; params: Record<string, ParamValue> }> {
+  const frame = await readFrame(path, { withTarget: true });
+  const dataSha256 = await sha256Files([path]);
+  const set = trainingSet(frame, { overwrite: true });
+  const params = trainParams(hp, { ds, rows: frame.ids.length, positives: set.positives, dataSha256, ids: frame.ids });
+  return { set, dataSha256, params };
+}
+
+/**
  * Marks the run FAILED after an error, so the MLflow UI does not show it RUNNING forever. The error that
  * failed the stage is the one reported; not being able to mark the run is said in a warning beside it.
  */
@@ -113,9 +131,7 @@ export const trainCommand: Command = {
     const ds = parseDs(args.str("ds"));
     const hp = readHyperparams(args);
     const paths = dataPaths(args.str("data-dir"), ds);
-    const frame = await readFrame(paths.train, { withTarget: true });
-    const dataSha256 = await sha256Files([paths.train]);
-    const positives = (frame.target as Uint8Array).reduce((a, b) => a + b, 0);
+    const { set, dataSha256, params } = await readTrainingSet(paths.train, hp, ds);
 
     // The run exists before training starts, so an unreachable server fails the task at once, not after
     // minutes of training, and with nothing written.
@@ -132,12 +148,11 @@ export const trainCommand: Command = {
     }
 
     try {
-      const params = trainParams(hp, { ds, rows: frame.ids.length, positives, dataSha256, ids: frame.ids });
       await tracked?.mlflow.logParams(tracked.runId, params);
-      log.info("training", { file: paths.train, rows: frame.ids.length, columns: frame.columns.length, hyperparams: hp });
+      log.info("training", { file: paths.train, rows: set.y.length, columns: set.columns.length, hyperparams: hp });
       // Epoch losses are sent in one batch after training: the epoch callback cannot wait for the network.
       const losses: MetricInput[] = [];
-      const trained = await trainModel(frame, hp, log, (epoch, loss) =>
+      const trained = await trainModel(set, hp, log, (epoch, loss) =>
         losses.push({ key: "loss", value: loss, step: epoch, timestamp: Date.now() }),
       );
       try {
