@@ -1,9 +1,22 @@
 import { randomBytes } from "node:crypto";
+import { rmSync } from "node:fs";
 import { type FileHandle, lstat, mkdir, open, rename, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { InputError } from "./errors.ts";
 
 const tmpName = (path: string) => join(dirname(path), `.${basename(path)}.tmp-${randomBytes(4).toString("hex")}`);
+
+/** Temporary files and folders not yet renamed into place or removed: what a stopped stage must not leave. */
+const pending = new Set<string>();
+
+/**
+ * Removes every temporary file and folder still being written, at once: for a stage stopped by a signal,
+ * which runs no `finally` blocks. Outputs already renamed into place stay, complete.
+ */
+export function removePendingOutputs(): void {
+  for (const path of pending) rmSync(path, { recursive: true, force: true });
+  pending.clear();
+}
 
 async function ensureDir(dir: string): Promise<void> {
   try {
@@ -24,6 +37,7 @@ export async function writeFilesAtomic(files: { path: string; data: string | Uin
       await ensureDir(dirname(path));
       const tmp = tmpName(path);
       staged.push({ tmp, path });
+      pending.add(tmp);
       try {
         await writeFile(tmp, data);
       } catch (err) {
@@ -34,6 +48,7 @@ export async function writeFilesAtomic(files: { path: string; data: string | Uin
     for (const { tmp, path } of staged) {
       try {
         await rename(tmp, path);
+        pending.delete(tmp);
       } catch (err) {
         throw new InputError(path, `cannot replace (${(err as NodeJS.ErrnoException).code ?? err})`);
       }
@@ -64,6 +79,7 @@ export async function writeStreamsAtomic(paths: string[], fill: (writers: Atomic
       await ensureDir(dirname(path));
       const entry: { tmp: string; path: string; handle?: FileHandle } = { tmp: tmpName(path), path };
       staged.push(entry);
+      pending.add(entry.tmp);
       const fail = (err: unknown) => new InputError(path, `cannot write (${(err as NodeJS.ErrnoException).code ?? err})`);
       try {
         entry.handle = await open(entry.tmp, "w");
@@ -95,6 +111,7 @@ export async function writeStreamsAtomic(paths: string[], fill: (writers: Atomic
     for (const { tmp, path } of staged) {
       try {
         await rename(tmp, path);
+        pending.delete(tmp);
       } catch (err) {
         throw new InputError(path, `cannot replace (${(err as NodeJS.ErrnoException).code ?? err})`);
       }
@@ -102,6 +119,7 @@ export async function writeStreamsAtomic(paths: string[], fill: (writers: Atomic
   } catch (err) {
     await closeAll();
     await Promise.all(staged.map(({ tmp }) => rm(tmp, { force: true })));
+    for (const { tmp } of staged) pending.delete(tmp);
     throw err;
   }
 }
@@ -129,6 +147,7 @@ export async function replaceDirAtomic(dir: string, fill: (tmpDir: string) => Pr
   } catch (err) {
     throw new InputError(parent, `cannot write (${(err as NodeJS.ErrnoException).code ?? err})`);
   }
+  pending.add(tmp);
   try {
     await fill(tmp);
     let hadOld = true;
@@ -139,9 +158,11 @@ export async function replaceDirAtomic(dir: string, fill: (tmpDir: string) => Pr
       hadOld = false;
     }
     await rename(tmp, dir);
+    pending.delete(tmp);
     if (hadOld) await rm(old, { recursive: true, force: true });
   } catch (err) {
     await rm(tmp, { recursive: true, force: true });
+    pending.delete(tmp);
     throw err;
   }
 }

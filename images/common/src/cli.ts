@@ -1,4 +1,5 @@
 import { format, parseArgs } from "node:util";
+import { removePendingOutputs } from "./atomic.ts";
 import { InputError, UsageError } from "./errors.ts";
 import { createLogger, type Logger } from "./log.ts";
 
@@ -101,6 +102,31 @@ function routeConsole(log: Logger): void {
   process.on("warning", (w) => log.warn(w.message, { source: "node", code: (w as NodeJS.ErrnoException).code }));
 }
 
+let stopping: Logger | undefined;
+
+/**
+ * `docker stop` (Airflow stopping a task) sends SIGTERM, then SIGKILL after a grace period. Node as a container's
+ * first process would ignore SIGTERM, and a process that dies on a signal runs no `finally`: the temporary
+ * files of the outputs it was writing would stay. So the stage removes them, says so in one line, and exits
+ * 128 + the signal's number, as a shell reports it.
+ */
+function stopOnSignals(log: Logger): void {
+  // Once per process, with the latest logger: tests run many commands in one process.
+  const installed = stopping !== undefined;
+  stopping = log;
+  if (installed) return;
+  for (const [signal, number] of [
+    ["SIGTERM", 15],
+    ["SIGINT", 2],
+  ] as const) {
+    process.once(signal, () => {
+      removePendingOutputs();
+      stopping?.error(`stopped by ${signal}: outputs not yet in place were removed`);
+      process.exit(128 + number);
+    });
+  }
+}
+
 /**
  * Runs one stage CLI: a single command, or subcommands (`prepare`, `split`). Success prints one JSON
  * result line on stdout and exits 0; any failure prints one error line on stderr and exits non-zero.
@@ -112,6 +138,7 @@ export async function runCli(
 ): Promise<number> {
   const log = createLogger(stage);
   routeConsole(log);
+  stopOnSignals(log);
   const single = "run" in commands;
   try {
     let name: string | undefined;

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { chmod, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { InputError, replaceDirAtomic, writeFileAtomic, writeFilesAtomic, writeStreamsAtomic } from "../src/index.ts";
+import { InputError, removePendingOutputs, replaceDirAtomic, writeFileAtomic, writeFilesAtomic, writeStreamsAtomic } from "../src/index.ts";
 import { withTmp } from "./helpers.ts";
 
 describe("atomic writes", () => {
@@ -81,6 +81,28 @@ describe("atomic writes", () => {
       expect((caught as Error).message).to.contain(join(dir, "blocker"));
       expect(filled).to.equal(false);
       expect((await readdir(dir)).sort()).to.deep.equal(["blocker"]);
+    }));
+
+  it("can remove every output still being written at once, as a stage stopped by a signal does", () =>
+    withTmp(async (dir) => {
+      await writeFile(join(dir, "done.csv"), "kept\n");
+      let caught: unknown;
+      try {
+        await replaceDirAtomic(join(dir, "day"), async (tmp) => {
+          await writeFile(join(tmp, "data.csv"), "x");
+          await writeStreamsAtomic([join(dir, "a.csv")], async ([w]) => {
+            await w?.write("x");
+            expect((await readdir(dir)).filter((f) => f.includes(".tmp-"))).to.have.length(2);
+            removePendingOutputs();
+            expect(await readdir(dir)).to.deep.equal(["done.csv"]);
+            throw new Error("stopped");
+          });
+        });
+      } catch (err) {
+        caught = err;
+      }
+      expect((caught as Error).message).to.equal("stopped");
+      expect(await readdir(dir)).to.deep.equal(["done.csv"]);
     }));
 
   it("names the folder when the output folder is not writable", async function () {

@@ -1,7 +1,9 @@
 import { expect } from "chai";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { runGenerate, withTmp } from "./helpers.ts";
+import { spawn } from "node:child_process";
+import { setTimeout as sleep } from "node:timers/promises";
+import { main, runGenerate, withTmp } from "./helpers.ts";
 
 const listAll = async (dir: string): Promise<string[]> =>
   (await readdir(dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
@@ -72,4 +74,31 @@ describe("generate CLI", () => {
     expect(r.code).to.equal(0);
     for (const opt of ["--ds", "--rows", "--features", "--missing-rate", "--data-dir"]) expect(r.stdout.join("\n")).to.contain(opt);
   });
+  it("stopped by SIGTERM while writing, exits 143 with one error line and leaves no folder behind", () =>
+    withTmp(async (dir) => {
+      // As `docker stop` does to a task: a large day takes seconds to write, long enough to be stopped mid-way.
+      const child = spawn(process.execPath, ["--import", "tsx", main, "--ds", "2026-11-20", "--rows", "2000000", "--data-dir", dir]);
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d) => (stdout += d));
+      child.stderr.on("data", (d) => (stderr += d));
+      const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+      const raw = join(dir, "raw");
+      let writing = false;
+      for (let i = 0; i < 600 && !writing; i++) {
+        writing = (await readdir(raw).catch(() => [] as string[])).some((e) => e.includes(".tmp-"));
+        if (!writing) await sleep(50);
+      }
+      expect(writing, "the day's temporary folder never appeared").to.equal(true);
+      child.kill("SIGTERM");
+      expect(await exited).to.equal(143);
+      expect(await readdir(raw)).to.deep.equal([]);
+      expect(stdout).to.equal("");
+      const errors = stderr
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as { level: string; msg: string })
+        .filter((l) => l.level === "error");
+      expect(errors.map((e) => e.msg)).to.deep.equal(["stopped by SIGTERM: outputs not yet in place were removed"]);
+    }));
 });

@@ -1,7 +1,7 @@
 import { fileURLToPath } from "node:url";
 import { runMain, withTmp } from "../../common/test/helpers.ts";
 
-const main = fileURLToPath(new URL("../src/main.ts", import.meta.url));
+export const main = fileURLToPath(new URL("../src/main.ts", import.meta.url));
 
 /** Runs the CLI as the image does, in a child process. */
 export const runGenerate = (...args: string[]) => runMain(main, args);
