@@ -1,10 +1,14 @@
 import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
-import { type FileHandle, lstat, mkdir, open, rename, rm, writeFile } from "node:fs/promises";
+import { type FileHandle, lstat, mkdir, open, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { InputError } from "./errors.ts";
 
 const tmpName = (path: string) => join(dirname(path), `.${basename(path)}.tmp-${randomBytes(4).toString("hex")}`);
+
+/** "cannot write (EROFS)": what failed, and the system's code for why. */
+const failed = (path: string, what: string, err: unknown) =>
+  new InputError(path, `${what} (${(err as NodeJS.ErrnoException).code ?? err})`);
 
 /** Temporary files and folders not yet renamed into place or removed: what a stopped stage must not leave. */
 const pending = new Set<string>();
@@ -22,40 +26,7 @@ async function ensureDir(dir: string): Promise<void> {
   try {
     await mkdir(dir, { recursive: true });
   } catch (err) {
-    throw new InputError(dir, `cannot create output folder (${(err as NodeJS.ErrnoException).code ?? err})`);
-  }
-}
-
-/**
- * Writes several files so that a reader sees either all old or all new versions: every temp file is
- * written first, and only then are they renamed into place. A failure removes the temp files.
- */
-export async function writeFilesAtomic(files: { path: string; data: string | Uint8Array }[]): Promise<void> {
-  const staged: { tmp: string; path: string }[] = [];
-  try {
-    for (const { path, data } of files) {
-      await ensureDir(dirname(path));
-      const tmp = tmpName(path);
-      staged.push({ tmp, path });
-      pending.add(tmp);
-      try {
-        await writeFile(tmp, data);
-      } catch (err) {
-        throw new InputError(path, `cannot write (${(err as NodeJS.ErrnoException).code ?? err})`);
-      }
-    }
-    // Renames come last and cannot fail for lack of space, so readers never see a mix of old and new.
-    for (const { tmp, path } of staged) {
-      try {
-        await rename(tmp, path);
-        pending.delete(tmp);
-      } catch (err) {
-        throw new InputError(path, `cannot replace (${(err as NodeJS.ErrnoException).code ?? err})`);
-      }
-    }
-  } catch (err) {
-    await Promise.all(staged.map(({ tmp }) => rm(tmp, { force: true })));
-    throw err;
+    throw failed(dir, "cannot create output folder", err);
   }
 }
 
@@ -66,9 +37,10 @@ export interface AtomicWriter {
 }
 
 /**
- * writeFilesAtomic for outputs too large to hold in memory: `fill` appends to every file piece by piece
- * (each piece reaches the disk before the next is made), and the files are renamed into place together only
- * once `fill` has returned. An error in `fill` or in a write removes every temporary file.
+ * Writes several files so that a reader sees either all old or all new versions, for outputs too large to
+ * hold in memory as well: `fill` appends to every file piece by piece (each piece reaches the disk before
+ * the next is made), and the temporary files are renamed into place together only once `fill` has returned.
+ * An error in `fill` or in a write removes every temporary file.
  */
 export async function writeStreamsAtomic(paths: string[], fill: (writers: AtomicWriter[]) => Promise<void>): Promise<void> {
   const staged: { tmp: string; path: string; handle?: FileHandle }[] = [];
@@ -80,20 +52,20 @@ export async function writeStreamsAtomic(paths: string[], fill: (writers: Atomic
       const entry: { tmp: string; path: string; handle?: FileHandle } = { tmp: tmpName(path), path };
       staged.push(entry);
       pending.add(entry.tmp);
-      const fail = (err: unknown) => new InputError(path, `cannot write (${(err as NodeJS.ErrnoException).code ?? err})`);
       try {
         entry.handle = await open(entry.tmp, "w");
       } catch (err) {
-        throw fail(err);
+        throw failed(path, "cannot write", err);
       }
       const handle = entry.handle;
       writers.push({
         path,
         async write(data) {
           try {
-            await (typeof data === "string" ? handle.write(data) : handle.write(data));
+            // writeFile, unlike write, goes on until every byte is written, from where the last write ended.
+            await handle.writeFile(data);
           } catch (err) {
-            throw fail(err);
+            throw failed(path, "cannot write", err);
           }
         },
       });
@@ -103,17 +75,18 @@ export async function writeStreamsAtomic(paths: string[], fill: (writers: Atomic
       try {
         await entry.handle?.close();
       } catch (err) {
-        throw new InputError(entry.path, `cannot write (${(err as NodeJS.ErrnoException).code ?? err})`);
+        throw failed(entry.path, "cannot write", err);
       } finally {
         delete entry.handle;
       }
     }
+    // Renames come last and cannot fail for lack of space, so readers never see a mix of old and new.
     for (const { tmp, path } of staged) {
       try {
         await rename(tmp, path);
         pending.delete(tmp);
       } catch (err) {
-        throw new InputError(path, `cannot replace (${(err as NodeJS.ErrnoException).code ?? err})`);
+        throw failed(path, "cannot replace", err);
       }
     }
   } catch (err) {
@@ -123,6 +96,15 @@ export async function writeStreamsAtomic(paths: string[], fill: (writers: Atomic
     throw err;
   }
 }
+
+/** writeStreamsAtomic for outputs already in memory, each written whole. */
+export const writeFilesAtomic = (files: { path: string; data: string | Uint8Array }[]): Promise<void> =>
+  writeStreamsAtomic(
+    files.map((f) => f.path),
+    async (writers) => {
+      for (const [i, writer] of writers.entries()) await writer.write((files[i] as { data: string | Uint8Array }).data);
+    },
+  );
 
 export const writeFileAtomic = (path: string, data: string | Uint8Array) => writeFilesAtomic([{ path, data }]);
 
@@ -145,7 +127,7 @@ export async function replaceDirAtomic(dir: string, fill: (tmpDir: string) => Pr
   try {
     await mkdir(tmp);
   } catch (err) {
-    throw new InputError(parent, `cannot write (${(err as NodeJS.ErrnoException).code ?? err})`);
+    throw failed(parent, "cannot write", err);
   }
   pending.add(tmp);
   try {
