@@ -12,24 +12,24 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from airflow_ml_dags.contract import BY_ALIAS, BY_VERSION, REGISTRY_PREFIX
 from airflow_ml_dags.paths import container_path
 
-REGISTRY_PREFIX = "models:/"
-
-# The grammar the images accept (their shared MLflow client); MLflow itself refuses "/" and ":" in names
-# and anything but letters, digits, "_" and "-" in aliases.
-_BY_VERSION = re.compile(r"models:/([^/:@\s]+)/([1-9][0-9]*)")
-_BY_ALIAS = re.compile(r"models:/([^/:@\s]+)@([A-Za-z0-9_-]+)")
+# The grammar is the contract's, which the images' MLflow client parses with too.
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 
 USAGE = "expected models:/<name>@<alias>, models:/<name>/<version> or a folder relative to the data folder"
 
 
-# How the predict DAG reads the Variable, rendered when a task runs and never at parse time. The default is
-# the DAG's ``default_model_ref`` macro (see ``macros``); the sensor and predict share the one expression.
-_MODEL_REF_EXPR = "var.value.get('model_ref', default_model_ref)"
-MODEL_REF_TEMPLATE = "{{ " + _MODEL_REF_EXPR + " }}"
-MODEL_ARG_TEMPLATE = "{{ model_arg(" + _MODEL_REF_EXPR + ") }}"
+# How the predict DAG reads the Variable, rendered when the sensor runs and never at parse time. The default is
+# the DAG's ``default_model_ref`` macro (see ``macros``).
+MODEL_REF_TEMPLATE = "{{ var.value.get('model_ref', default_model_ref) }}"
+
+
+def resolved_template(sensor_task_id: str, key: str) -> str:
+    """What the model sensor found, for predict's command line: ``resolved`` (the version or folder to score)
+    or ``model_ref`` (as the Variable said it). The Variable is read once, by the sensor."""
+    return f"{{{{ ti.xcom_pull(task_ids='{sensor_task_id}')['{key}'] }}}}"
 
 
 class ModelRefError(ValueError):
@@ -56,9 +56,9 @@ def parse_model_ref(ref: object) -> RegistryRef | FolderRef:
         raise ModelRefError(f"model_ref {ref!r}: empty; {USAGE}")
     ref = ref.strip()
     if ref.startswith(REGISTRY_PREFIX):
-        if match := _BY_ALIAS.fullmatch(ref):
+        if match := BY_ALIAS.fullmatch(ref):
             return RegistryRef(uri=ref, name=match[1], alias=match[2])
-        if match := _BY_VERSION.fullmatch(ref):
+        if match := BY_VERSION.fullmatch(ref):
             return RegistryRef(uri=ref, name=match[1], version=match[2])
         raise ModelRefError(f"model_ref {ref!r}: malformed registry reference; {USAGE}")
     if _SCHEME.match(ref):
@@ -72,13 +72,6 @@ def parse_model_ref(ref: object) -> RegistryRef | FolderRef:
     return FolderRef(relative=str(PurePosixPath(ref)), container=container)
 
 
-def model_arg(ref: object) -> str:
-    """The Jinja macro behind predict's ``--model``: registry references pass through, folders become the
-    path a task container sees."""
-    parsed = parse_model_ref(ref)
-    return parsed.uri if isinstance(parsed, RegistryRef) else parsed.container
-
-
 def macros(default_model_ref: str) -> dict[str, object]:
-    """The user-defined macros the two templates above need."""
-    return {"model_arg": model_arg, "default_model_ref": default_model_ref}
+    """The user-defined macro the sensor's template needs."""
+    return {"default_model_ref": default_model_ref}

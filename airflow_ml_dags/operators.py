@@ -9,6 +9,7 @@ from typing import Any
 from airflow.providers.docker.operators.docker import DockerOperator
 from docker.types import Mount
 
+from airflow_ml_dags import contract
 from airflow_ml_dags.settings import CONTAINER_DATA_DIR, Settings, load_settings
 
 # What every task container gets on top of the operator's own host config: a read-only root file system, no
@@ -62,22 +63,28 @@ def stage_task(
     args: Sequence[str],
     *,
     settings: Settings | None = None,
-    uses_data: bool = True,
+    uses_data: bool | None = None,
     **kwargs: Any,
 ) -> TaskContainerOperator:
-    """A task that runs one stage image with ``args`` (Jinja-templated) on the data folder mounted at /data.
+    """A task that runs one of the contract's stages: its image, its subcommand, then ``args`` (Jinja-templated),
+    on the data folder mounted at /data.
 
-    ``--data-dir`` is always given, so the mount target and the CLI cannot drift apart. A command that
-    touches no file (``validate promote`` only talks to MLflow) passes ``uses_data=False``: it gets neither
-    the mount nor the option, which its CLI would refuse.
+    ``--data-dir`` is always given, so the mount target and the CLI cannot drift apart. A stage that reads and
+    writes no file (``promote`` only talks to MLflow) gets neither the mount nor the option, which its CLI
+    would refuse; ``uses_data`` overrides what the contract says (a probe that runs something else).
 
     The container's root file system is read-only, with a private /tmp (``TASK_HOST_CONFIG``).
     """
     settings = settings or load_settings()
+    spec = contract.STAGES[stage]
+    image = settings.image(spec["image"])
+    if uses_data is None:
+        uses_data = bool(spec["reads"] or spec["writes"])
+    command = [*([spec["command"]] if spec["command"] else []), *args]
     return TaskContainerOperator(
         task_id=task_id,
-        image=settings.image(stage),
-        command=[*args, "--data-dir", CONTAINER_DATA_DIR] if uses_data else list(args),
+        image=image,
+        command=[*command, "--data-dir", CONTAINER_DATA_DIR] if uses_data else command,
         docker_url=settings.docker_url,
         network_mode=settings.docker_network,
         mounts=[data_mount(settings)] if uses_data else [],
@@ -86,8 +93,9 @@ def stage_task(
         mount_tmp_dir=False,
         # A failed container stays behind for `docker logs`; successful ones would only pile up.
         auto_remove="success",
-        # Where MLflow is for the containers (their network's name for it) and what to log and register.
-        environment=settings.task_environment(),
+        # Where MLflow is for the containers (their network's name for it) and what to log and register; the
+        # image's own name, which it records beside the model (the image knows only its version).
+        environment={**settings.task_environment(), "AML_IMAGE": image},
         # Credentials only this way: private_environment is not templated, not shown in the UI and not
         # serialized with the DAG.
         private_environment=settings.task_private_environment(),

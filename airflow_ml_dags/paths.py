@@ -1,24 +1,17 @@
-"""The data layout of docs/contracts.md, as the DAGs need it (the images spell it in their shared library)."""
+"""The data layout of the contract, as the DAGs need it: the raw files of a window, and where a task container
+sees a path of the data folder."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
 from pathlib import PurePosixPath
 
+from airflow_ml_dags.contract import layout_path, window
 from airflow_ml_dags.settings import CONTAINER_DATA_DIR
 
 
-def last_days(ds: str, days: int) -> list[str]:
-    """The ``days`` run dates ending at ``ds``, oldest first: the raw folders that ``prepare --days`` reads."""
-    if days < 1:
-        raise ValueError(f"days: expected at least 1, got {days}")
-    end = date.fromisoformat(ds)
-    return [(end - timedelta(days=back)).isoformat() for back in range(days - 1, -1, -1)]
-
-
-def raw_files(ds: str, days: int, names: tuple[str, ...]) -> list[str]:
-    """Paths relative to the data folder of ``raw/{day}/{name}`` for each of the last ``days`` days."""
-    return [f"raw/{day}/{name}" for day in last_days(ds, days) for name in names]
+def raw_files(ds: str, days: int, keys: tuple[str, ...]) -> list[str]:
+    """Paths relative to the data folder of the layout's ``keys`` (e.g. ``raw_data``) for each day of the window."""
+    return [layout_path(key, day) for day in window(ds, days) for key in keys]
 
 
 def container_path(relative: str) -> str:

@@ -1,9 +1,11 @@
 """Sensors that wait for exactly what the next task reads: the raw files of some days, and the model.
 
 FileSensor watches one path (or glob), but ``prepare --days N`` reads two files for each of N days, with N a
-run-time Param: so RawDataSensor renders the list per run and is satisfied only when every file is there.
-ModelSensor waits for the model the Variable ``model_ref`` names, in the registry or in the data folder. Both
-look at files through the ``fs_default`` connection, whose ``path`` is the data folder as Airflow sees it.
+run-time Param: so RawDataSensor renders the list per run (the contract's layout and window) and is satisfied
+only when every file is there. ModelSensor waits for the model the Variable ``model_ref`` names, in the registry
+or in the data folder, and resolves it once: an alias becomes the version it points at, and predict scores
+exactly that version. Both look at files through the ``fs_default`` connection, whose ``path`` is the data
+folder as Airflow sees it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from airflow.providers.standard.hooks.filesystem import FSHook
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_ml_dags import contract
 from airflow_ml_dags.model_refs import MODEL_REF_TEMPLATE, FolderRef, ModelRefError, RegistryRef, parse_model_ref
 from airflow_ml_dags.paths import raw_files
 from airflow_ml_dags.registry import RegistryError, RegistryUnavailable, find_model_version
@@ -25,9 +28,9 @@ from airflow_ml_dags.settings import Settings, load_settings
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-# What a model folder holds once train and validate are done (docs/contracts.md).
-MANIFEST_JSON = "manifest.json"
-METRICS_JSON = "metrics.json"
+# What a model folder holds once train and validate are done (the contract's layout).
+MANIFEST_JSON = os.path.basename(contract.LAYOUT["model_manifest"])
+METRICS_JSON = os.path.basename(contract.LAYOUT["model_metrics"])
 
 
 def data_folder(fs_conn_id: str) -> str:
@@ -43,7 +46,7 @@ def data_folder(fs_conn_id: str) -> str:
 
 
 class RawDataSensor(BaseSensorOperator):
-    """Waits until ``raw/{day}/{name}`` exists for every name in ``names`` and each of the last ``days`` days."""
+    """Waits until the layout's ``keys`` (``raw_data``, ``raw_target``) exist for each of the last ``days`` days."""
 
     template_fields: Sequence[str] = ("days", "fs_conn_id")
     ui_color = "#91818a"
@@ -51,15 +54,16 @@ class RawDataSensor(BaseSensorOperator):
     def __init__(
         self,
         *,
-        names: Sequence[str],
+        keys: Sequence[str],
         days: int | str = 1,
         fs_conn_id: str = "fs_default",
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
-        if not names:
-            raise ValueError("names: expected at least one file name")
-        self.names = tuple(names)
+        unknown = [k for k in keys if k not in contract.LAYOUT]
+        if not keys or unknown:
+            raise ValueError(f"keys: expected names of the contract's layout, got {list(keys)!r}")
+        self.keys = tuple(keys)
         self.days = days
         self.fs_conn_id = fs_conn_id
 
@@ -68,7 +72,7 @@ class RawDataSensor(BaseSensorOperator):
             days = int(self.days)
         except (TypeError, ValueError):
             raise AirflowFailException(f"days: expected an integer, got {self.days!r}") from None
-        return raw_files(ds, days, self.names)
+        return raw_files(ds, days, self.keys)
 
     def poke(self, context: Context) -> bool:
         base = data_folder(self.fs_conn_id)
@@ -88,7 +92,10 @@ class ModelSensor(BaseSensorOperator):
     * a folder relative to the data folder: until it holds a readable ``manifest.json`` with every file it
       lists, and the ``metrics.json`` validate writes (so a model that was never validated is not used).
 
-    A malformed ``model_ref`` fails at once. When done, the sensor pushes what it found to XCom.
+    A malformed ``model_ref`` fails at once. When done, the sensor pushes what it found to XCom: ``model_ref``
+    as given, and ``resolved``, what predict scores: ``models:/<name>/<version>`` for any registry reference
+    (so an alias moved after the check does not change the model scored), the folder as a task container sees
+    it for a folder.
     """
 
     template_fields: Sequence[str] = ("model_ref", "fs_conn_id")
@@ -146,7 +153,12 @@ class ModelSensor(BaseSensorOperator):
         self.log.info("Found %s: version %s (run %s)", ref.uri, version["version"], version.get("run_id"))
         return PokeReturnValue(
             is_done=True,
-            xcom_value={"model_ref": ref.uri, "version": version["version"], "run_id": version.get("run_id")},
+            xcom_value={
+                "model_ref": ref.uri,
+                "resolved": contract.by_version(ref.name, version["version"]),
+                "version": version["version"],
+                "run_id": version.get("run_id"),
+            },
         )
 
     def _poke_folder(self, ref: FolderRef) -> bool | PokeReturnValue:
@@ -176,7 +188,10 @@ class ModelSensor(BaseSensorOperator):
                 f"got {accuracy!r}"
             )
         self.log.info("Found model folder %s (%s, accuracy %s)", folder, manifest["family"], accuracy)
-        return PokeReturnValue(is_done=True, xcom_value={"model_ref": ref.relative, "family": manifest["family"]})
+        return PokeReturnValue(
+            is_done=True,
+            xcom_value={"model_ref": ref.relative, "resolved": ref.container, "family": manifest["family"]},
+        )
 
 
 def _json_object(path: str) -> dict[str, Any]:
@@ -192,7 +207,7 @@ def _json_object(path: str) -> dict[str, Any]:
 
 def wait_for_raw_data(
     task_id: str,
-    names: Sequence[str],
+    keys: Sequence[str],
     days: int | str = 1,
     *,
     settings: Settings | None = None,
@@ -202,7 +217,7 @@ def wait_for_raw_data(
     settings = settings or load_settings()
     return RawDataSensor(
         task_id=task_id,
-        names=names,
+        keys=keys,
         days=days,
         mode="reschedule",
         poke_interval=settings.sensor_poke_interval,

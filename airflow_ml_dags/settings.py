@@ -52,19 +52,18 @@ from datetime import date
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
-STAGES = ("generate", "prepare", "train", "validate", "predict")
+from airflow_ml_dags import contract
 
-# The folder every task image reads and writes (its CLI's --data-dir default).
-CONTAINER_DATA_DIR = "/data"
-
-DEFAULT_REGISTERED_MODEL = "airflow-ml-dags-classifier"
+# The task images, the folder they read and write (their CLIs' --data-dir default) and the default names are
+# the contract's.
+IMAGES = contract.IMAGES
+CONTAINER_DATA_DIR = contract.DATA_DIR
+DEFAULT_IMAGE_PREFIX = contract.NAMES["image_prefix"]
+DEFAULT_REGISTERED_MODEL = contract.NAMES["registered_model"]
 # The alias the validate image's quality gate moves and promote_model sets: what predict uses by default.
-PRODUCTION_ALIAS = "production"
+PRODUCTION_ALIAS = contract.NAMES["production_alias"]
 
 _VERSION_FILE = Path(__file__).resolve().parent.parent / "VERSION"
-
-# MLflow refuses "/" and ":" in model names; "@" would make models:/<name>@<alias> ambiguous.
-_MODEL_NAME = re.compile(r"[^/:@\s]+")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 # Deliberately loose: the SMTP server has the last word; this only catches what cannot be an address (a bare
 # name, a list joined by spaces or semicolons, a missing domain).
@@ -101,15 +100,16 @@ class Settings:
     # (name, value) pairs for the task containers' private environment; out of the repr, being secrets.
     task_secrets: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
-    def image(self, stage: str) -> str:
-        if stage not in STAGES:
-            raise SettingsError(f"unknown stage {stage!r}: expected one of {', '.join(STAGES)}")
-        return f"{self.image_prefix}/{stage}:{self.image_version}"
+    def image(self, name: str) -> str:
+        """The full name of one of the contract's task images."""
+        if name not in IMAGES:
+            raise SettingsError(f"unknown image {name!r}: expected one of {', '.join(IMAGES)}")
+        return f"{self.image_prefix}/{name}:{self.image_version}"
 
     @property
     def default_model_ref(self) -> str:
         """What predict uses while the Variable ``model_ref`` is unset: the registry's production model."""
-        return f"models:/{self.mlflow_registered_model}@{PRODUCTION_ALIAS}"
+        return contract.by_alias(self.mlflow_registered_model, PRODUCTION_ALIAS)
 
     def task_environment(self) -> dict[str, str]:
         """The environment of every task container: where MLflow is and what to log and register there.
@@ -254,7 +254,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         # The Docker engine resolves bind sources on its own host: a relative path has no meaning there.
         raise SettingsError(f"HOST_DATA_DIR: expected an absolute path, got {host_data_dir!r}")
     registered_model = _optional(env, "MLFLOW_REGISTERED_MODEL") or DEFAULT_REGISTERED_MODEL
-    if not _MODEL_NAME.fullmatch(registered_model):
+    if not contract.MODEL_NAME.fullmatch(registered_model):
         raise SettingsError(
             f"MLFLOW_REGISTERED_MODEL: expected a model name without '/', ':', '@' or spaces, got {registered_model!r}"
         )
@@ -267,7 +267,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError(f"PIPELINE_END_DATE: {end} is before PIPELINE_START_DATE {start}")
     return Settings(
         host_data_dir=host_data_dir,
-        image_prefix=env.get("IMAGE_PREFIX", "").strip() or "airflow-ml-dags",
+        image_prefix=env.get("IMAGE_PREFIX", "").strip() or DEFAULT_IMAGE_PREFIX,
         image_version=env.get("IMAGE_VERSION", "").strip() or _default_version(),
         docker_url=_docker_url(env),
         docker_network=_optional(env, "DOCKER_NETWORK"),

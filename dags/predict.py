@@ -4,13 +4,15 @@
 production model, ``models:/<MLFLOW_REGISTERED_MODEL>@production``; it may also name another alias or a version
 (``models:/<name>/3``) or a model folder relative to the data folder (``models/2026-11-20``).
 ``wait_for_model`` waits until that model exists, so on a fresh deployment the first days wait for the first
-production model instead of failing.
+production model instead of failing, and resolves it once: predict scores the version the sensor found (the
+alias may move in between) and records both in ``predictions/{ds}/manifest.json``.
 """
 
 from airflow.sdk import DAG
 
+from airflow_ml_dags.contract import cli_args, params
 from airflow_ml_dags.defaults import dag_args
-from airflow_ml_dags.model_refs import MODEL_ARG_TEMPLATE, MODEL_REF_TEMPLATE, macros
+from airflow_ml_dags.model_refs import MODEL_REF_TEMPLATE, macros, resolved_template
 from airflow_ml_dags.operators import stage_task
 from airflow_ml_dags.sensors import wait_for_model, wait_for_raw_data
 from airflow_ml_dags.settings import load_settings
@@ -22,9 +24,14 @@ with DAG(
     description="Score the day's raw data with the model named by the model_ref Variable (default: production)",
     doc_md=__doc__,
     user_defined_macros=macros(settings.default_model_ref),
+    params=params("scoring"),
     **dag_args("@daily", settings),
 ) as dag:
+    model = [
+        *("--model", resolved_template("wait_for_model", "resolved")),
+        *("--model-ref", resolved_template("wait_for_model", "model_ref")),
+    ]
     [
-        wait_for_raw_data("wait_for_raw_data", names=("data.csv",), settings=settings),
+        wait_for_raw_data("wait_for_raw_data", keys=("raw_data",), settings=settings),
         wait_for_model("wait_for_model", MODEL_REF_TEMPLATE, settings=settings),
-    ] >> stage_task("predict", "predict", ["--ds", "{{ ds }}", "--model", MODEL_ARG_TEMPLATE], settings=settings)
+    ] >> stage_task("predict", "predict", ["--ds", "{{ ds }}", *model, *cli_args("scoring")], settings=settings)

@@ -6,6 +6,7 @@ The documented way to promote a version the quality gate rejected, or to roll ba
 
 from airflow.sdk import DAG, Param
 
+from airflow_ml_dags.contract import MODEL_ALIAS
 from airflow_ml_dags.defaults import manual_dag_args
 from airflow_ml_dags.operators import stage_task
 from airflow_ml_dags.settings import PRODUCTION_ALIAS, load_settings
@@ -22,17 +23,13 @@ with DAG(
         "alias": Param(
             PRODUCTION_ALIAS,
             type="string",
-            pattern="^[A-Za-z0-9_-]+$",
+            pattern=f"^{MODEL_ALIAS.pattern}$",
             description="alias to move (letters, digits, _ and -)",
         ),
     },
     **manual_dag_args(settings),
 ) as dag:
+    # It only talks to MLflow: the contract's promote stage reads and writes no file, so no data folder.
     stage_task(
-        "promote",
-        "validate",
-        ["promote", "--version", "{{ params.version }}", "--alias", "{{ params.alias }}"],
-        settings=settings,
-        # It only talks to MLflow: no data folder.
-        uses_data=False,
+        "promote", "promote", ["--version", "{{ params.version }}", "--alias", "{{ params.alias }}"], settings=settings
     )

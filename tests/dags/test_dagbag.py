@@ -106,7 +106,11 @@ def test_every_computing_task_is_one_of_our_containers(dagbag, dag_id):
         assert task.auto_remove == "success"
         assert task.retries == int(os.environ["TASK_RETRIES"])
         # The images register under the name the default model_ref names (MLflow itself is off in this env).
-        assert task.environment == {"MLFLOW_REGISTERED_MODEL": "airflow-ml-dags-classifier"}, task.task_id
+        # and the image records its own name (AML_IMAGE) beside what it trains or scores.
+        assert task.environment == {
+            "MLFLOW_REGISTERED_MODEL": "airflow-ml-dags-classifier",
+            "AML_IMAGE": task.image,
+        }, task.task_id
 
 
 def _expected_version() -> str:
@@ -114,11 +118,11 @@ def _expected_version() -> str:
 
 
 @pytest.mark.parametrize(
-    ("dag_id", "expected"), [("train_model", ("data.csv", "target.csv")), ("predict", ("data.csv",))]
+    ("dag_id", "expected"), [("train_model", ("raw_data", "raw_target")), ("predict", ("raw_data",))]
 )
 def test_sensors_wait_in_reschedule_mode_for_what_the_next_task_reads(dagbag, dag_id, expected):
     sensor = dagbag.dags[dag_id].get_task("wait_for_raw_data")
-    assert sensor.names == expected
+    assert sensor.keys == expected
     assert sensor.mode == "reschedule"
     assert sensor.fs_conn_id == "fs_default"
     assert 0 < sensor.poke_interval < sensor.timeout
@@ -146,12 +150,13 @@ def test_train_sensor_and_prepare_read_the_same_days(dagbag):
     assert dag.params["days"] == 1
 
 
-def test_predict_reads_model_ref_only_when_it_renders_with_production_as_the_default(dagbag):
+def test_predict_scores_what_the_sensor_resolved_with_production_as_the_default(dagbag):
     dag = dagbag.dags["predict"]
     command = dag.get_task("predict").command
-    assert command[command.index("--model") + 1] == "{{ model_arg(var.value.get('model_ref', default_model_ref)) }}"
+    # The Variable is read once, by the sensor; predict takes the version it found and records the reference.
+    assert command[command.index("--model") + 1] == "{{ ti.xcom_pull(task_ids='wait_for_model')['resolved'] }}"
+    assert command[command.index("--model-ref") + 1] == "{{ ti.xcom_pull(task_ids='wait_for_model')['model_ref'] }}"
     assert dag.user_defined_macros["default_model_ref"] == "models:/airflow-ml-dags-classifier@production"
-    assert dag.user_defined_macros["model_arg"]("models/2026-11-20") == "/data/models/2026-11-20"
 
 
 def _resolve(dag, conf):
@@ -161,39 +166,26 @@ def _resolve(dag, conf):
     return params.validate()
 
 
-# Spelled out again rather than imported: the test states the CLI contract on its own.
-TRAIN_OPTIONS = {
-    "model": "--model",
-    "epochs": "--epochs",
-    "learning_rate": "--learning-rate",
-    "batch_size": "--batch-size",
-    "hidden": "--hidden",
-    "l2": "--l2",
-    "max_depth": "--max-depth",
-    "min_samples": "--min-samples",
-    "seed": "--seed",
-}
-
-
 def test_train_passes_every_hyperparameter_and_validate_runs_the_gate(dagbag):
+    contract = json.loads((REPO / "contract" / "pipeline.json").read_text())
     dag = dagbag.dags["train_model"]
     train = dag.get_task("train").command
-    for param, option in TRAIN_OPTIONS.items():
+    for param in contract["options"]["hyperparameters"]:
+        option = "--" + param.replace("_", "-")
         assert train[train.index(option) + 1] == f"{{{{ params.{param} }}}}", option
     validate = dag.get_task("validate").command
     assert validate[:3] == ["validate", "--ds", "{{ ds }}"]
     assert validate[validate.index("--gate-metric") + 1] == "{{ params.gate_metric }}"
     assert validate[validate.index("--gate-margin") + 1] == "{{ params.gate_margin }}"
-    # The defaults are the CLIs' own, so an untouched trigger trains what the images would by default.
-    assert _resolve(dag, {}) == {
-        "days": 1, "model": "mlp", "epochs": 20, "learning_rate": 0.01, "batch_size": 64, "hidden": 32, "l2": 0,
-        "max_depth": 6, "min_samples": 5, "seed": 42, "gate_metric": "roc_auc", "gate_margin": 0,
-    }  # fmt: skip
+    # The defaults are the contract's, as the CLIs', so an untouched trigger trains what the images would.
+    groups = ("window", "hyperparameters", "gate", "scoring")
+    assert _resolve(dag, {}) == {n: o["default"] for g in groups for n, o in contract["options"][g].items()}
+    assert _resolve(dag, {})["family"] == "mlp"
 
 
 @pytest.mark.parametrize(
     "conf",
-    [{"model": "svm"}, {"epochs": 0}, {"learning_rate": 0}, {"l2": -1}, {"gate_metric": "auc"}, {"gate_margin": -0.1}],
+    [{"family": "svm"}, {"epochs": 0}, {"learning_rate": 0}, {"l2": -1}, {"gate_metric": "auc"}, {"gate_margin": -0.1}],
     ids=lambda c: next(iter(c)),
 )
 def test_train_refuses_values_the_clis_would_refuse(dagbag, conf):
@@ -334,4 +326,5 @@ def test_deployment_settings_reach_the_dags(monkeypatch):
                 assert task.environment == {
                     "MLFLOW_TRACKING_URI": "http://mlflow:5000",
                     "MLFLOW_REGISTERED_MODEL": "churn",
+                    "AML_IMAGE": task.image,
                 }

@@ -58,7 +58,11 @@ class TestModelFolder:
         assert sensor.poke({}) is False
         assert "for metrics.json" in capfd.readouterr().out
         (data / "models/2026-11-20/metrics.json").write_text(json.dumps(METRICS))
-        assert _done(sensor.poke({})) == {"model_ref": "models/2026-11-20", "family": "mlp"}
+        assert _done(sensor.poke({})) == {
+            "model_ref": "models/2026-11-20",
+            "resolved": "/data/models/2026-11-20",
+            "family": "mlp",
+        }
 
     def test_the_ref_is_normalized_like_the_command_line(self, data):
         self.write_model(data / "models/2026-11-20")
@@ -219,6 +223,8 @@ class TestRegistry:
         found = _done(sensor.poke({}))
         assert found["model_ref"] == f"models:/{name}@production"
         assert found["version"] == version == "1"
+        # Resolved once: predict scores this version even if the alias moves before it runs.
+        assert found["resolved"] == f"models:/{name}/1"
         assert found["run_id"]
 
     def test_another_alias_is_not_production(self, mlflow_server, name):

@@ -10,9 +10,10 @@ import pytest
 from docker.types import Mount
 
 from airflow_ml_dags.defaults import dag_args, manual_dag_args, start_date
-from airflow_ml_dags.model_refs import FolderRef, ModelRefError, RegistryRef, model_arg, parse_model_ref
+from airflow_ml_dags.model_refs import FolderRef, ModelRefError, RegistryRef, parse_model_ref
 from airflow_ml_dags.operators import stage_task
-from airflow_ml_dags.paths import container_path, last_days, raw_files
+from airflow_ml_dags.contract import window
+from airflow_ml_dags.paths import container_path, raw_files
 from airflow_ml_dags.sensors import RawDataSensor, wait_for_raw_data
 from airflow_ml_dags.settings import SettingsError, load_settings
 
@@ -118,23 +119,23 @@ class TestSettings:
             load_settings({**BASE_ENV, **env})
 
     def test_unknown_stage(self):
-        with pytest.raises(SettingsError, match="unknown stage 'score'"):
+        with pytest.raises(SettingsError, match="unknown image 'score'"):
             load_settings(BASE_ENV).image("score")
 
 
 class TestPaths:
     def test_last_days_cross_a_month_oldest_first(self):
-        assert last_days("2026-12-02", 3) == ["2026-11-30", "2026-12-01", "2026-12-02"]
+        assert window("2026-12-02", 3) == ["2026-11-30", "2026-12-01", "2026-12-02"]
 
     def test_last_days_cross_a_leap_day(self):
-        assert last_days("2028-03-01", 2) == ["2028-02-29", "2028-03-01"]
+        assert window("2028-03-01", 2) == ["2028-02-29", "2028-03-01"]
 
     def test_last_days_needs_one(self):
         with pytest.raises(ValueError, match="days: expected at least 1"):
-            last_days("2026-11-20", 0)
+            window("2026-11-20", 0)
 
     def test_raw_files(self):
-        assert raw_files("2026-11-20", 2, ("data.csv", "target.csv")) == [
+        assert raw_files("2026-11-20", 2, ("raw_data", "raw_target")) == [
             "raw/2026-11-19/data.csv",
             "raw/2026-11-19/target.csv",
             "raw/2026-11-20/data.csv",
@@ -169,11 +170,6 @@ class TestModelRefs:
     def test_parse(self, ref, expected):
         assert parse_model_ref(ref) == expected
 
-    def test_the_macro_passes_registry_refs_and_maps_folders(self):
-        assert model_arg("models:/churn@production") == "models:/churn@production"
-        assert model_arg("models:/churn/3") == "models:/churn/3"
-        assert model_arg("models/2026-11-20") == "/data/models/2026-11-20"
-
     @pytest.mark.parametrize(
         ("ref", "message"),
         [
@@ -194,13 +190,13 @@ class TestModelRefs:
     )
     def test_refs_predict_could_not_load_are_refused_by_name(self, ref, message):
         with pytest.raises(ModelRefError, match=f"model_ref {ref!r}.*{message}" if ref else message):
-            model_arg(ref)
+            parse_model_ref(ref)
 
 
 class TestFactory:
     def test_docker_operator_arguments(self):
         s = load_settings({**BASE_ENV, "DOCKER_NETWORK": "ml_net", "MLFLOW_TRACKING_URI": "http://mlflow:5000"})
-        op = stage_task("split", "prepare", ["split", "--ds", "{{ ds }}"], settings=s)
+        op = stage_task("split", "split", ["--ds", "{{ ds }}"], settings=s)
         assert op.image == "airflow-ml-dags/prepare:1.2.3"
         assert op.command == ["split", "--ds", "{{ ds }}", "--data-dir", "/data"]
         assert op.mounts == [Mount(target="/data", source="/srv/ml/data", type="bind")]
@@ -210,13 +206,17 @@ class TestFactory:
         assert op.environment == {
             "MLFLOW_TRACKING_URI": "http://mlflow:5000",
             "MLFLOW_REGISTERED_MODEL": "airflow-ml-dags-classifier",
+            "AML_IMAGE": "airflow-ml-dags/prepare:1.2.3",
         }
         assert op.do_xcom_push is True
         assert op.tty is True
 
     def test_no_mlflow_only_the_model_name(self):
         op = stage_task("generate", "generate", ["--ds", "{{ ds }}"], settings=load_settings(BASE_ENV))
-        assert op.environment == {"MLFLOW_REGISTERED_MODEL": "airflow-ml-dags-classifier"}
+        assert op.environment == {
+            "MLFLOW_REGISTERED_MODEL": "airflow-ml-dags-classifier",
+            "AML_IMAGE": "airflow-ml-dags/generate:1.2.3",
+        }
         assert op.network_mode is None
 
     def test_every_mlflow_setting_reaches_the_container_but_airflows_own_address(self):
@@ -234,17 +234,17 @@ class TestFactory:
             "MLFLOW_TRACKING_URI": "http://mlflow:5000",
             "MLFLOW_EXPERIMENT_NAME": "nightly",
             "MLFLOW_REGISTERED_MODEL": "churn",
+            "AML_IMAGE": "airflow-ml-dags/train:1.2.3",
         }
 
     def test_a_task_without_data_gets_no_mount_and_no_data_dir(self):
-        op = stage_task(
-            "promote", "validate", ["promote", "--version", "2"], settings=load_settings(BASE_ENV), uses_data=False
-        )
+        op = stage_task("promote", "promote", ["--version", "2"], settings=load_settings(BASE_ENV))
+        assert op.image == "airflow-ml-dags/validate:1.2.3"
         assert op.command == ["promote", "--version", "2"]
         assert op.mounts == []
 
     def test_unknown_stage_is_refused(self):
-        with pytest.raises(SettingsError):
+        with pytest.raises(KeyError):
             stage_task("score", "score", [], settings=load_settings(BASE_ENV))
 
 
@@ -309,7 +309,7 @@ class TestRawDataSensor:
             (base / r).write_text("id\n")
 
     def test_waits_for_every_file_of_every_day(self, data):
-        sensor = RawDataSensor(task_id="s", names=("data.csv", "target.csv"), days="2", fs_conn_id="fs_test")
+        sensor = RawDataSensor(task_id="s", keys=("raw_data", "raw_target"), days="2", fs_conn_id="fs_test")
         ctx = {"ds": "2026-11-20"}
         self._touch(data, "raw/2026-11-20/data.csv", "raw/2026-11-20/target.csv", "raw/2026-11-19/data.csv")
         assert sensor.poke(ctx) is False
@@ -317,12 +317,12 @@ class TestRawDataSensor:
         assert sensor.poke(ctx) is True
 
     def test_a_folder_is_not_a_file(self, data):
-        sensor = RawDataSensor(task_id="s", names=("data.csv",), fs_conn_id="fs_test")
+        sensor = RawDataSensor(task_id="s", keys=("raw_data",), fs_conn_id="fs_test")
         (data / "raw/2026-11-20/data.csv").mkdir(parents=True)
         assert sensor.poke({"ds": "2026-11-20"}) is False
 
     def test_only_the_run_date_by_default(self, data):
-        sensor = RawDataSensor(task_id="s", names=("data.csv",), fs_conn_id="fs_test")
+        sensor = RawDataSensor(task_id="s", keys=("raw_data",), fs_conn_id="fs_test")
         self._touch(data, "raw/2026-11-20/data.csv")
         assert sensor.poke({"ds": "2026-11-20"}) is True
         assert sensor.poke({"ds": "2026-11-21"}) is False
@@ -331,19 +331,19 @@ class TestRawDataSensor:
         from airflow.sdk.exceptions import AirflowFailException
 
         monkeypatch.setenv("AIRFLOW_CONN_FS_EMPTY", json.dumps({"conn_type": "fs"}))
-        sensor = RawDataSensor(task_id="s", names=("data.csv",), fs_conn_id="fs_empty")
+        sensor = RawDataSensor(task_id="s", keys=("raw_data",), fs_conn_id="fs_empty")
         with pytest.raises(AirflowFailException, match="'fs_empty': expected an absolute 'path' extra"):
             sensor.poke({"ds": "2026-11-20"})
 
     def test_bad_days_fails_at_once(self, data):
         from airflow.sdk.exceptions import AirflowFailException
 
-        sensor = RawDataSensor(task_id="s", names=("data.csv",), days="many", fs_conn_id="fs_test")
+        sensor = RawDataSensor(task_id="s", keys=("raw_data",), days="many", fs_conn_id="fs_test")
         with pytest.raises(AirflowFailException, match="days: expected an integer, got 'many'"):
             sensor.poke({"ds": "2026-11-20"})
 
     def test_helper_reschedules_with_the_settings(self):
         s = load_settings({**BASE_ENV, "SENSOR_POKE_INTERVAL_SECONDS": "7", "SENSOR_TIMEOUT_SECONDS": "70"})
-        sensor = wait_for_raw_data("w", names=("data.csv",), settings=s)
+        sensor = wait_for_raw_data("w", keys=("raw_data",), settings=s)
         assert sensor.mode == "reschedule"
         assert (sensor.poke_interval, sensor.timeout) == (7, 70)

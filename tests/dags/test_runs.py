@@ -131,7 +131,8 @@ def test_predict(predicted, ds):
     dag_run, states = predicted
     assert states == {"wait_for_raw_data": "success", "wait_for_model": "success", "predict": "success"}
     assert dag_run.state == "success"
-    assert pushed_xcom(dag_run, "wait_for_model") == {"model_ref": f"models/{ds}", "family": "mlp"}
+    found = {"model_ref": f"models/{ds}", "resolved": f"/data/models/{ds}", "family": "mlp"}
+    assert pushed_xcom(dag_run, "wait_for_model") == found
     header, rows = _csv(f"predictions/{ds}/predictions.csv")
     assert header == ["id", "probability", "label"]
     _, data = _csv(f"raw/{ds}/data.csv")
@@ -139,7 +140,10 @@ def test_predict(predicted, ds):
     for _, probability, label in rows:
         assert 0.0 <= float(probability) <= 1.0
         assert label == ("1" if float(probability) >= 0.5 else "0")
-    assert _xcom(dag_run, "predict")["stage"] == "predict"
+    result = _xcom(dag_run, "predict")
+    assert result["stage"] == "predict"
+    # predict scored what the sensor found, and records the Variable's value beside it.
+    assert (result["model"], result["modelRef"]) == (f"/data/models/{ds}", f"models/{ds}")
 
 
 @pytest.mark.parametrize(

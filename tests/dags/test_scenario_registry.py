@@ -27,7 +27,7 @@ ROWS = 150
 MODEL = DEFAULT_REGISTERED_MODEL
 PRODUCTION = f"models:/{MODEL}@production"
 # Hyperparameters that learn next to nothing: one epoch at a vanishing learning rate.
-BAD = {"model": "logreg", "epochs": 1, "learning_rate": 0.00001}
+BAD = {"family": "logreg", "epochs": 1, "learning_rate": 0.00001}
 
 
 def _ds(day: datetime) -> str:
@@ -160,7 +160,7 @@ def test_week_2_is_worse_so_the_gate_rejects_it(week_2, mlflow_server):
     # The trigger's hyperparameters reached the train CLI: the model's manifest records what it trained with.
     manifest = json.loads((DATA_DIR / "models" / _ds(WEEK_2[-1]) / "manifest.json").read_text())
     hyperparams = manifest["hyperparams"]
-    assert (hyperparams["family"], hyperparams["epochs"], hyperparams["learningRate"]) == ("logreg", 1, 0.00001)
+    assert (hyperparams["family"], hyperparams["epochs"], hyperparams["learning_rate"]) == ("logreg", 1, 0.00001)
     assert manifest["runId"] == v2["run_id"]
 
 

@@ -1,5 +1,6 @@
 export * from "./atomic.ts";
 export * from "./cli.ts";
+export * from "./contract.ts";
 export * from "./csv.ts";
 export * from "./errors.ts";
 export * from "./log.ts";

@@ -1,8 +1,9 @@
-import { isAbsolute, join, resolve } from "node:path";
+import { isAbsolute, resolve } from "node:path";
+import { DATA_DIR, layoutPath } from "./contract.ts";
 import { UsageError } from "./errors.ts";
 
 /** Task containers see the host data folder here. */
-export const DEFAULT_DATA_DIR = "/data";
+export const DEFAULT_DATA_DIR = DATA_DIR;
 
 const DS_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
@@ -25,22 +26,21 @@ export function lastDays(ds: string, n: number): string[] {
   return Array.from({ length: n }, (_, i) => new Date((end - n + 1 + i) * 86_400_000).toISOString().slice(0, 10));
 }
 
-/** The folder layout shared with the DAGs: one place, so no stage spells a path differently. */
+/** The folder layout of the contract, for one run date under `dataDir`: no stage spells a path itself. */
 export function dataPaths(dataDir: string, ds: string) {
-  const raw = join(dataDir, "raw", ds);
-  const processed = join(dataDir, "processed", ds);
-  const predictions = join(dataDir, "predictions", ds);
+  const at = (key: Parameters<typeof layoutPath>[1]) => layoutPath(dataDir, key, ds);
   return {
-    rawDir: raw,
-    data: join(raw, "data.csv"),
-    target: join(raw, "target.csv"),
-    processedDir: processed,
-    trainData: join(processed, "train_data.csv"),
-    train: join(processed, "train.csv"),
-    val: join(processed, "val.csv"),
-    modelDir: join(dataDir, "models", ds),
-    predictionsDir: predictions,
-    predictions: join(predictions, "predictions.csv"),
+    rawDir: at("raw_dir"),
+    data: at("raw_data"),
+    target: at("raw_target"),
+    processedDir: at("processed_dir"),
+    trainData: at("train_data"),
+    train: at("train"),
+    val: at("val"),
+    modelDir: at("model_dir"),
+    predictionsDir: at("predictions_dir"),
+    predictions: at("predictions"),
+    predictionsManifest: at("predictions_manifest"),
   };
 }
 

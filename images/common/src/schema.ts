@@ -1,8 +1,6 @@
 import { InputError } from "./errors.ts";
+import { FEATURES, ID, TARGET } from "./contract.ts";
 import { CSV_BATCH_ROWS, countLines, parseNumber, readCsvBatches, type Table } from "./csv.ts";
-
-export const ID = "id";
-export const TARGET = "target";
 
 /**
  * Rows of numeric features, row-major. NaN marks a missing value: prepare keeps them, and the
@@ -160,6 +158,12 @@ export async function readFrame(path: string, opts: FrameOptions = {}): Promise<
   const frame: Frame = { path, ids, columns, values: values.subarray(0, n * columns.length) };
   return target ? { ...frame, target: target.subarray(0, n) } : frame;
 }
+
+/**
+ * How every reader of raw data reads `raw/{ds}/data.csv`: the header must be the contract's raw schema
+ * (`id` and the declared features, in order), else one line names the file and the difference.
+ */
+export const rawDataOptions = (features: readonly string[] = FEATURES): FrameOptions => ({ withTarget: false, expected: [...features] });
 
 /** Same names in the same order, or one line saying what is missing, extra or out of order. */
 export function checkColumns(path: string, actual: string[], expected: string[]): void {

@@ -4,14 +4,15 @@
  */
 import { InputError, UsageError } from "./errors.ts";
 import type { Logger } from "./log.ts";
+import { MODEL_ALIAS, MODEL_NAME, NAMES } from "./contract.ts";
 import { MlflowClient } from "./mlflow.ts";
 
-export const DEFAULT_EXPERIMENT_NAME = "airflow-ml-dags";
-export const DEFAULT_REGISTERED_MODEL = "airflow-ml-dags-classifier";
+export const DEFAULT_EXPERIMENT_NAME = NAMES.experiment;
+export const DEFAULT_REGISTERED_MODEL = NAMES.registered_model;
 /** The alias predict's `model_ref` points at; MLflow 3 deprecates stages, aliases replace them. */
-export const PRODUCTION_ALIAS = "production";
+export const PRODUCTION_ALIAS = NAMES.production_alias;
 /** Where train puts the model folder among the run's artifacts, and what a model version is made from. */
-export const MODEL_ARTIFACT_PATH = "model";
+export const MODEL_ARTIFACT_PATH = NAMES.model_artifact_path;
 
 /** The client for `MLFLOW_TRACKING_URI`, or undefined, said in one info line, when it is not set. */
 export function trackingClient(log: Logger, env: NodeJS.ProcessEnv = process.env): MlflowClient | undefined {
@@ -26,14 +27,14 @@ export const experimentName = (env: NodeJS.ProcessEnv = process.env) =>
   env.MLFLOW_EXPERIMENT_NAME?.trim() || DEFAULT_EXPERIMENT_NAME;
 
 /**
- * The registered model name: the option, else `MLFLOW_REGISTERED_MODEL`, else the default. `/` and `:`
- * are refused up front because a `models:/<name>@<alias>` reference could not name such a model.
+ * The registered model name: the option, else `MLFLOW_REGISTERED_MODEL`, else the default. A name outside
+ * the contract's grammar (no `/`, `:`, `@` or spaces) is refused up front: no `models:/` reference could name it.
  */
 export function registeredModelName(option: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   const fromEnv = env.MLFLOW_REGISTERED_MODEL?.trim();
   const name = option ?? (fromEnv || DEFAULT_REGISTERED_MODEL);
-  if (/[/:]/.test(name) || name.trim() !== name) {
-    const problem = `"${name}" is not a usable registered model name (no "/", ":" or surrounding spaces)`;
+  if (!MODEL_NAME.test(name)) {
+    const problem = `"${name}" is not a usable registered model name (no "/", ":", "@" or spaces)`;
     if (option !== undefined) throw new UsageError(`--registered-model: ${problem}`);
     throw new InputError("MLFLOW_REGISTERED_MODEL", problem);
   }
@@ -42,7 +43,7 @@ export function registeredModelName(option: string | undefined, env: NodeJS.Proc
 
 /** Checks an alias the way the server does (letters, digits, `_`, `-`), so a typo fails before any change. */
 export function checkAlias(alias: string, option = "--alias"): string {
-  if (!/^[A-Za-z0-9_-]+$/.test(alias)) throw new UsageError(`${option}: expected letters, digits, "_" or "-", got "${alias}"`);
+  if (!MODEL_ALIAS.test(alias)) throw new UsageError(`${option}: expected letters, digits, "_" or "-", got "${alias}"`);
   return alias;
 }
 

@@ -1,29 +1,25 @@
 import { open } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { CsvSink, DEFAULT_DATA_DIR, type Command, dataPaths, parseDs, replaceDirAtomic } from "@airflow-ml-dags/common";
+import { CsvSink, DEFAULT_DATA_DIR, FEATURES, type Command, dataPaths, parseDs, replaceDirAtomic } from "@airflow-ml-dags/common";
 import { generate, type Generated } from "./generate.ts";
 
 /** A day of data, not a data set: larger volumes come as more days. */
 const MAX_ROWS = 2_000_000;
-/** Feature names have two digits (f00 … f99). */
-const MAX_FEATURES = 100;
 
 export const generateCommand: Command = {
   summary: "Writes one day of synthetic classification data: raw/{ds}/data.csv and raw/{ds}/target.csv.",
   options: {
     ds: { help: "run date YYYY-MM-DD (seeds the data and sets the drift)" },
     rows: { help: "rows to generate", default: "5000" },
-    features: { help: "feature columns (f00, f01, …)", default: "20" },
     "missing-rate": { help: "share of feature cells left empty (0 turns it off)", default: "0.002" },
     "data-dir": { help: "data folder", default: DEFAULT_DATA_DIR },
   },
   async run(args, log) {
     const ds = parseDs(args.str("ds"));
     const rows = args.int("rows", { min: 1, max: MAX_ROWS });
-    const features = args.int("features", { min: 2, max: MAX_FEATURES });
     const missingRate = args.num("missing-rate", { min: 0, max: 0.5 });
     const paths = dataPaths(args.str("data-dir"), ds);
-    log.info("generating", { ds, rows, features, missing_rate: missingRate });
+    log.info("generating", { ds, rows, features: FEATURES.length, missing_rate: missingRate });
     // The day's folder is built aside and swapped in whole: a reader (the sensor, prepare) sees both
     // files or neither, never a data.csv without its target.csv, even when a rerun replaces them. The
     // lines are written as they are made, so memory does not grow with --rows.
@@ -36,7 +32,7 @@ export const generateCommand: Command = {
           const sinks = { data: new CsvSink((b) => data.write(b).then(() => {})), target: new CsvSink((b) => target.write(b).then(() => {})) };
           out = await generate(
             ds,
-            { rows, features, missingRate },
+            { rows, missingRate },
             { data: (line) => sinks.data.text(line), target: (line) => sinks.target.text(line) },
             log.progress("rows generated", rows),
           );
@@ -55,7 +51,7 @@ export const generateCommand: Command = {
     return {
       ds,
       rows,
-      features,
+      features: FEATURES.length,
       outputs: [paths.data, paths.target],
       positive_rate: positiveRate,
       missing_cells: out.missingCells,

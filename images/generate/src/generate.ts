@@ -1,8 +1,9 @@
-import { dayNumber, fmt, normal, rng, type Rng } from "@airflow-ml-dags/common";
+import { dayNumber, FEATURES, fmt, ID, normal, rng, TARGET, type Rng } from "@airflow-ml-dags/common";
 
 export interface GenerateOptions {
   rows: number;
-  features: number;
+  /** The feature columns to write: the contract's raw schema in the image, fewer in some unit tests. */
+  features?: readonly string[];
   /** Share of feature cells left empty, to exercise the missing-value path downstream. */
   missingRate: number;
 }
@@ -33,8 +34,6 @@ const BALANCE_PERIOD_DAYS = 200;
 const BALANCE_OFFSET = -0.2;
 /** A product of two features: invisible to a linear model, so the tree and the MLP have something to find. */
 const INTERACTION = { a: 1, b: 3, weight: 0.8 };
-
-export const featureNames = (n: number) => Array.from({ length: n }, (_, j) => `f${String(j).padStart(2, "0")}`);
 
 /**
  * The fixed part of the concept: 2 in every 5 features carry signal, with alternating signs and
@@ -75,15 +74,16 @@ export async function generate(
   out: LineSinks,
   onRow: (done: number) => void = () => {},
 ): Promise<Generated> {
-  const { rows, features, missingRate } = opts;
+  const { rows, missingRate } = opts;
+  const names = opts.features ?? FEATURES;
+  const features = names.length;
   const r: Rng = rng(`generate/${ds}/${rows}/${features}/${missingRate}`);
   const w = weights(features);
   const { means, intercept } = driftAt(ds, features);
   const interaction = features > INTERACTION.b;
-  const names = featureNames(features);
   // Lines are built directly: ids and numbers never need CSV quoting.
-  await out.data(`${["id", ...names].join(",")}\n`);
-  await out.target("id,target\n");
+  await out.data(`${[ID, ...names].join(",")}\n`);
+  await out.target(`${ID},${TARGET}\n`);
   const x = new Float64Array(features);
   const cells = new Array<string>(features + 1);
   let positives = 0;

@@ -72,7 +72,7 @@ describe("generate CLI", () => {
   it("prints help with every option", () => {
     const r = runGenerate("--help");
     expect(r.code).to.equal(0);
-    for (const opt of ["--ds", "--rows", "--features", "--missing-rate", "--data-dir"]) expect(r.stdout.join("\n")).to.contain(opt);
+    for (const opt of ["--ds", "--rows", "--missing-rate", "--data-dir"]) expect(r.stdout.join("\n")).to.contain(opt);
   });
   it("stopped by SIGTERM while writing, exits 143 with one error line and leaves no folder behind", () =>
     withTmp(async (dir) => {

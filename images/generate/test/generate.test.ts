@@ -1,8 +1,9 @@
 import { expect } from "chai";
-import { featureNames, generateText, weights } from "../src/generate.ts";
+import { FEATURES } from "@airflow-ml-dags/common";
+import { generateText, weights, type GenerateOptions } from "../src/generate.ts";
 import { column, correlation, mean, parse, rocAuc } from "./helpers.ts";
 
-const opts = { rows: 5000, features: 20, missingRate: 0 };
+const opts: GenerateOptions = { rows: 5000, missingRate: 0 };
 
 async function day(ds: string, o = opts) {
   const g = await generateText(ds, o);
@@ -20,15 +21,22 @@ describe("generate", () => {
     expect(parse(c.data, c.target).rows[0]).to.not.deep.equal(parse(a.data, a.target).rows[0]);
   });
 
+  it("writes the contract's raw schema by default", async () => {
+    const a = await day("2026-11-20", { rows: 3, missingRate: 0 });
+    expect(a.header).to.deep.equal(["id", ...FEATURES]);
+    expect(a.target.split("\n")[0]).to.equal("id,target");
+  });
+
   it("writes the requested rows and features with ids unique across days, in the same order in both files", async () => {
-    const a = await day("2026-11-20", { rows: 37, features: 5, missingRate: 0 });
-    expect(a.header).to.deep.equal(["id", "f00", "f01", "f02", "f03", "f04"]);
+    const features = ["f00", "f01", "f02", "f03", "f04"];
+    const a = await day("2026-11-20", { rows: 37, features, missingRate: 0 });
+    expect(a.header).to.deep.equal(["id", ...features]);
     expect(a.rows).to.have.length(37);
     expect(a.rows.every((r) => r.length === 5 && r.every(Number.isFinite))).to.equal(true);
     expect(a.targetIds).to.deep.equal(a.ids);
     expect(new Set(a.ids).size).to.equal(37);
     expect(a.ids[0]).to.equal("20261120-000001");
-    const b = await day("2026-11-21", { rows: 37, features: 5, missingRate: 0 });
+    const b = await day("2026-11-21", { rows: 37, features, missingRate: 0 });
     expect(a.ids.filter((id) => b.ids.includes(id))).to.deep.equal([]);
     expect(new Set([...a.labels, ...b.labels])).to.deep.equal(new Set([0, 1]));
   });
@@ -79,7 +87,7 @@ describe("generate", () => {
   it("lets a linear score learned on one day rank another day's rows well above chance", async () => {
     const train = await day("2026-01-10");
     const later = await day("2026-07-01");
-    const coef = featureNames(20).map((_, j) => correlation(column(train.rows, j), train.labels));
+    const coef = FEATURES.map((_, j) => correlation(column(train.rows, j), train.labels));
     const scores = later.rows.map((r) => r.reduce((s, v, j) => s + (coef[j] as number) * v, 0));
     expect(rocAuc(scores, later.labels)).to.be.above(0.75);
   });

@@ -3,6 +3,9 @@ import { join } from "node:path";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import {
   InputError,
+  MLMODEL_FILE,
+  MODEL_ARTIFACT_PATH,
+  mlmodelText,
   readText,
   replaceDirAtomic,
   rowCount,
@@ -26,6 +29,8 @@ import { fitTree, loadTree, scoreTree, TREE_JSON, treeToJson, type DecisionTreeC
 
 export const PREPROCESS_JSON = "preprocess.json";
 export const MANIFEST_JSON = "manifest.json";
+/** MLflow's description of the folder, written when the folder is logged to MLflow (`SaveOptions.mlmodel`). */
+export const MLMODEL = MLMODEL_FILE;
 
 /** The model files each family writes (besides preprocess.json and manifest.json). */
 export const MODEL_FILES: Record<Family, string[]> = {
@@ -176,6 +181,31 @@ export interface SaveOptions {
    * the previous model stays and the new one is dropped.
    */
   beforeCommit?: (tmpDir: string) => Promise<void>;
+  /**
+   * Also writes MLflow's `MLmodel` file, listed in the manifest like every other file, for a folder logged as
+   * an MLflow run's model artifacts: its signature (the model's columns in, the probability out) is the schema
+   * the MLflow UI shows for a registered version. It records when it was written, so a folder with it is not
+   * byte-for-byte reproducible; without it, one seed and one data set give the same bytes.
+   */
+  mlmodel?: boolean;
+}
+
+/**
+ * The MLmodel of a folder: a custom flavor naming the family and the files `loadModel` reads (MLflow cannot
+ * load them itself), the signature with the model's columns, and the run it is logged to when there is one.
+ */
+function mlmodel(trained: TrainedModel, files: { name: string; data: string | Uint8Array }[], run?: { runId: string }): string {
+  return mlmodelText({
+    flavor: {
+      family: trained.family,
+      files: files.filter((f) => f.name !== MANIFEST_JSON).map((f) => f.name),
+      manifest: MANIFEST_JSON,
+      loader: "@airflow-ml-dags/model loadModel",
+    },
+    columns: trained.preprocess.columns,
+    modelSizeBytes: files.reduce((sum, f) => sum + Buffer.byteLength(f.data), 0),
+    ...(run ? { runId: run.runId, artifactPath: MODEL_ARTIFACT_PATH } : {}),
+  });
 }
 
 /**
@@ -192,7 +222,7 @@ export async function saveModel(
     trained.core.kind === "network"
       ? await networkFiles(trained.core.model)
       : [{ name: TREE_JSON, data: treeToJson(trained.core.tree) }];
-  const files = [...modelFiles.map((f) => f.name), PREPROCESS_JSON, MANIFEST_JSON];
+  const files = [...modelFiles.map((f) => f.name), PREPROCESS_JSON, MANIFEST_JSON, ...(options.mlmodel ? [MLMODEL] : [])];
   const env = process.env;
   const manifest: Manifest = {
     ds: info.ds,
@@ -219,6 +249,7 @@ export async function saveModel(
     { name: PREPROCESS_JSON, data: preprocessToJson(trained.preprocess) },
     { name: MANIFEST_JSON, data: `${JSON.stringify(manifest, null, 2)}\n` },
   ];
+  if (options.mlmodel) all.push({ name: MLMODEL, data: mlmodel(trained, all, info.run) });
   await replaceDirAtomic(dir, async (tmp) => {
     for (const f of all) {
       try {

@@ -50,7 +50,7 @@ export function buildNetwork(hp: Hyperparams, inputs: number): tfl.LayersModel {
       kernelRegularizer: regularizer(),
     }),
   );
-  model.compile({ optimizer: tf.train.adam(hp.learningRate), loss: "binaryCrossentropy" });
+  model.compile({ optimizer: tf.train.adam(hp.learning_rate), loss: "binaryCrossentropy" });
   return model;
 }
 
@@ -88,7 +88,7 @@ export async function fitNetwork(
     const yt = tf.tensor2d(ys, [n, 1]);
     let loss: number;
     try {
-      const h = await model.fit(xt, yt, { epochs: 1, batchSize: hp.batchSize, shuffle: false, verbose: 0 });
+      const h = await model.fit(xt, yt, { epochs: 1, batchSize: hp.batch_size, shuffle: false, verbose: 0 });
       loss = Number(h.history.loss?.[0]);
     } finally {
       xt.dispose();

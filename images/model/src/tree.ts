@@ -12,7 +12,7 @@ export function fitTree(x: Float32Array, y: Uint8Array, hp: Hyperparams): Decisi
   const n = y.length;
   const d = x.length / n;
   const rows = Array.from({ length: n }, (_, i) => Array.from(x.subarray(i * d, (i + 1) * d)));
-  const tree = new DecisionTreeClassifier({ maxDepth: hp.maxDepth, minNumSamples: hp.minSamples });
+  const tree = new DecisionTreeClassifier({ maxDepth: hp.max_depth, minNumSamples: hp.min_samples });
   tree.train(rows, Array.from(y));
   return tree;
 }

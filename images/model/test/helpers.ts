@@ -10,7 +10,7 @@ export const quick = (family: Family, over: Partial<Hyperparams> = {}): Hyperpar
   ...DEFAULT_HYPERPARAMS,
   family,
   epochs: 8,
-  batchSize: 32,
+  batch_size: 32,
   hidden: 8,
   ...over,
 });

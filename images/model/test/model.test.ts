@@ -46,7 +46,7 @@ describe("trainModel", () => {
 
   it("scores a tree by the class-1 share of the leaf, not a hard 0/1", async () => {
     const noisy = synthetic({ rows: 400, seed: "noisy", noise: 2 });
-    const trained = await trainModel(noisy, quick("tree", { maxDepth: 3, minSamples: 20 }), memoryLogger());
+    const trained = await trainModel(noisy, quick("tree", { max_depth: 3, min_samples: 20 }), memoryLogger());
     const p = trained.predictProba(noisy);
     const fractional = p.filter((v) => v > 0 && v < 1);
     expect(fractional.length).to.be.greaterThan(noisy.ids.length / 2);
@@ -71,7 +71,7 @@ describe("trainModel", () => {
       () => expect.fail("trained without target"),
       (e) => expect(e).to.be.instanceOf(InputError),
     );
-    for (const over of [{ learningRate: 0 }, { epochs: 1.5 }, { hidden: 0 }, { family: "forest" as never }]) {
+    for (const over of [{ learning_rate: 0 }, { epochs: 1.5 }, { hidden: 0 }, { family: "forest" as never }]) {
       await trainModel(train, quick("mlp", over), memoryLogger()).then(
         () => expect.fail(`accepted ${JSON.stringify(over)}`),
         (e) => expect(e).to.be.instanceOf(UsageError),
@@ -180,6 +180,29 @@ describe("saveModel / loadModel", () => {
       mlp.dispose();
       const loaded = await loadModel(modelDir);
       expect(loaded.manifest).to.include(run);
+      loaded.dispose();
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it("writes MLflow's MLmodel for a folder logged to a run: signature from the model's columns, listed, still loadable", async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      const modelDir = join(dir, "m");
+      const tree = await trainModel(train, quick("tree"), memoryLogger());
+      await saveModel(modelDir, tree, { ds: "2026-01-05", dataSha256: "a", run: { runId: "0123abcd", experimentId: "7" } }, { mlmodel: true });
+      tree.dispose();
+      const files = await readAll(modelDir);
+      const manifest = JSON.parse(files["manifest.json"]!.toString());
+      expect(manifest.files).to.include("MLmodel");
+      const text = files.MLmodel!.toString();
+      expect(text).to.match(/^run_id: '?0123abcd'?$/m);
+      const inputs = /^ {2}inputs: '(.*)'$/m.exec(text)?.[1];
+      expect(JSON.parse(inputs!).map((c: { name: string }) => c.name)).to.deep.equal(train.columns);
+      expect(text).to.contain(`outputs: '[{"type": "double", "name": "probability", "required": true}]'`);
+      const loaded = await loadModel(modelDir);
+      expect(loaded.family).to.equal("tree");
       loaded.dispose();
     } finally {
       await cleanup();

@@ -3,13 +3,17 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import {
   DEFAULT_DATA_DIR,
+  FEATURES,
   InputError,
   MlflowClient,
+  cliOptions,
   csvField,
   dataPaths,
   fmt,
   parseDs,
+  numberOption,
   parseModelUri,
+  rawDataOptions,
   readFrames,
   underDataDir,
   writeFilesAtomic,
@@ -17,7 +21,6 @@ import {
 } from "@airflow-ml-dags/common";
 import { loadModel, type LoadedModel } from "@airflow-ml-dags/model";
 
-export const PREDICTIONS_MANIFEST = "manifest.json";
 
 /** A loaded model and where it came from, for the predictions manifest. */
 interface Source {
@@ -73,29 +76,40 @@ export const predictCommand: Command = {
         "model folder (absolute, or relative to the data folder, e.g. models/2026-03-02), or a registry reference " +
         "models:/<name>@<alias> or models:/<name>/<version> (needs MLFLOW_TRACKING_URI)",
     },
-    threshold: { help: "label 1 when the probability is at least this", default: "0.5" },
+    "model-ref": {
+      help:
+        "the reference the model was chosen by, recorded in the manifest (default: --model); the DAG resolves " +
+        "an alias to its version once, passes that version as --model and the alias here",
+    },
+    ...cliOptions("predict"),
     "data-dir": { help: "data folder", default: DEFAULT_DATA_DIR },
   },
   async run(args, log) {
     const ds = parseDs(args.str("ds"));
     const dataDir = args.str("data-dir");
-    const modelRef = args.str("model");
-    const threshold = args.num("threshold", { min: 0, max: 1 });
+    const modelArg = args.str("model");
+    const modelRef = args.optStr("model-ref") ?? modelArg;
+    const threshold = numberOption("threshold", args.str("threshold"));
     const paths = dataPaths(dataDir, ds);
 
     let source: Source;
-    if (modelRef.startsWith("models:")) {
-      source = await fromRegistry(modelRef);
-    } else if (URI_RE.test(modelRef)) {
-      throw new InputError(modelRef, "expected a model folder, models:/<name>@<alias> or models:/<name>/<version>");
+    if (modelArg.startsWith("models:")) {
+      source = await fromRegistry(modelArg);
+    } else if (URI_RE.test(modelArg)) {
+      throw new InputError(modelArg, "expected a model folder, models:/<name>@<alias> or models:/<name>/<version>");
     } else {
-      const modelDir = underDataDir(dataDir, modelRef);
+      const modelDir = underDataDir(dataDir, modelArg);
       const model = await loadModel(modelDir);
       source = { model, version: null, runId: model.manifest.runId ?? null, modelDir };
     }
     const { model } = source;
+    if (model.columns.join(",") !== FEATURES.join(",")) {
+      model.dispose();
+      throw new InputError(modelArg, `the model takes the features ${model.columns.join(",")}, the raw schema declares ${FEATURES.join(",")}`);
+    }
     log.info("model loaded", {
-      model: modelRef,
+      model: modelArg,
+      modelRef,
       modelVersion: source.version,
       runId: source.runId,
       family: model.family,
@@ -108,7 +122,7 @@ export const predictCommand: Command = {
     let rows = 0;
     let positives = 0;
     try {
-      for await (const frame of readFrames(paths.data, { withTarget: false, expected: model.columns })) {
+      for await (const frame of readFrames(paths.data, rawDataOptions())) {
         const proba = model.predictProba(frame);
         let chunk = "";
         for (let i = 0; i < frame.ids.length; i++) {
@@ -125,10 +139,11 @@ export const predictCommand: Command = {
     } finally {
       model.dispose();
     }
-    const manifestPath = join(paths.predictionsDir, PREDICTIONS_MANIFEST);
+    const manifestPath = paths.predictionsManifest;
     const manifest = {
       ds,
       model_ref: modelRef,
+      model: modelArg,
       model_version: source.version,
       run_id: source.runId,
       model_ds: model.manifest.ds,
@@ -149,6 +164,7 @@ export const predictCommand: Command = {
       output: paths.predictions,
       outputs: [paths.predictions, manifestPath],
       modelRef,
+      model: modelArg,
       modelVersion: source.version,
       runId: source.runId,
       modelDir: source.modelDir,

@@ -2,7 +2,7 @@ import { readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { expect } from "chai";
-import { dataPaths, readCsv, toFrame } from "@airflow-ml-dags/common";
+import { FEATURES, dataPaths, readCsv, toFrame } from "@airflow-ml-dags/common";
 import { loadModel, saveModel, trainModel } from "@airflow-ml-dags/model";
 import { closedPort, expectFailure, runStage, writeFrameCsv } from "../../model/test/cli.ts";
 import { quick, tempDir } from "../../model/test/helpers.ts";
@@ -12,6 +12,9 @@ const PKG = resolve(import.meta.dirname, "..");
 const TRAINED = "2026-03-01";
 const DS = "2026-03-02";
 const MODEL = `models/${TRAINED}`;
+
+/** Frames of the contract's raw schema: predict scores nothing else. */
+const columns = [...FEATURES];
 
 const exists = (path: string) => stat(path).then(() => true, () => false);
 
@@ -26,12 +29,12 @@ describe("predict CLI", () => {
   const predictWith = (env: NodeJS.ProcessEnv, ds: string, ...args: string[]) =>
     runStage(PKG, ["--ds", ds, "--data-dir", dataDir, ...args], env);
   // Ids that do not sort like the rows, and missing cells: the output must keep the data's order and score every row.
-  const { target: _, ...data } = synthetic({ rows: 120, seed: "predict-data", missing: 0.1 });
+  const { target: _, ...data } = synthetic({ rows: 120, seed: "predict-data", missing: 0.1, columns });
   data.ids = data.ids.map((id, i) => `${(i * 7919) % 1000}-${id}`);
 
   before(async () => {
     ({ dir: dataDir, cleanup } = await tempDir());
-    const trained = await trainModel(synthetic({ rows: 300, seed: "predict-train" }), quick("mlp"), memoryLogger());
+    const trained = await trainModel(synthetic({ rows: 300, seed: "predict-train", columns }), quick("mlp"), memoryLogger());
     await saveModel(join(dataDir, MODEL), trained, { ds: TRAINED, dataSha256: "a" });
     trained.dispose();
     await writeFrameCsv(paths().data, data);
@@ -60,6 +63,7 @@ describe("predict CLI", () => {
     expect(JSON.parse(await readFile(manifestPath, "utf8"))).to.deep.equal({
       ds: DS,
       model_ref: MODEL,
+      model: MODEL,
       model_version: null,
       run_id: null,
       model_ds: TRAINED,
@@ -96,7 +100,7 @@ describe("predict CLI", () => {
 
   it("records the model's MLflow run in the manifest when the model folder has one", async () => {
     const dir = join(dataDir, "models", "with-run");
-    const trained = await trainModel(synthetic({ rows: 200, seed: "predict-run" }), quick("tree"), memoryLogger());
+    const trained = await trainModel(synthetic({ rows: 200, seed: "predict-run", columns }), quick("tree"), memoryLogger());
     await saveModel(dir, trained, { ds: TRAINED, dataSha256: "a", run: { runId: "feedc0de", experimentId: "3" } });
     trained.dispose();
     const run = await predict(DS, "--model", "models/with-run");
@@ -105,20 +109,42 @@ describe("predict CLI", () => {
     expect(manifest).to.include({ model_ref: "models/with-run", model_version: null, run_id: "feedc0de", family: "tree" });
   });
 
+  it("records the reference the model was chosen by (--model-ref) beside the model it scored (--model)", async () => {
+    const run = await predict(DS, "--model", MODEL, "--model-ref", "models/latest-link");
+    expect(run.code, run.stderr).to.equal(0);
+    expect(run.result).to.include({ modelRef: "models/latest-link", model: MODEL });
+    const manifest = JSON.parse(await readFile(join(paths().predictionsDir, "manifest.json"), "utf8"));
+    expect(manifest).to.include({ model_ref: "models/latest-link", model: MODEL });
+  });
+
   describe("failures: exit non-zero, one line, no predictions", () => {
-    it("refuses data with another column set than the model's", async () => {
+    it("refuses raw data whose header is not the contract's raw schema, naming the difference", async () => {
       const ds = "2026-03-09";
-      const { target: __, ...wrong } = synthetic({ rows: 10, seed: "wrong", columns: ["f00", "f01", "f02", "g03"] });
+      const renamed = columns.map((c) => (c === "f03" ? "g03" : c));
+      const { target: __, ...wrong } = synthetic({ rows: 10, seed: "wrong", columns: renamed });
       await writeFrameCsv(dataPaths(dataDir, ds).data, wrong);
       const run = await predict(ds, "--model", MODEL);
       expectFailure(run, 1, new RegExp(`^${dataPaths(dataDir, ds).data}: missing columns f03; unexpected columns g03$`));
+      const { target: ___, ...short } = synthetic({ rows: 10, seed: "short", columns: columns.slice(0, -1) });
+      await writeFrameCsv(dataPaths(dataDir, ds).data, short);
+      expectFailure(await predict(ds, "--model", MODEL), 1, new RegExp(`data\\.csv: missing columns ${columns.at(-1)}$`));
+      expect(await exists(dataPaths(dataDir, ds).predictionsDir)).to.equal(false);
+    });
+
+    it("refuses a model whose features are not the raw schema's, naming the model", async () => {
+      const ds = "2026-03-14";
+      await writeFrameCsv(dataPaths(dataDir, ds).data, data);
+      const trained = await trainModel(synthetic({ rows: 100, seed: "four", columns: columns.slice(0, 4) }), quick("tree"), memoryLogger());
+      await saveModel(join(dataDir, "models", "four-features"), trained, { ds: TRAINED, dataSha256: "a" });
+      trained.dispose();
+      expectFailure(await predict(ds, "--model", "models/four-features"), 1, /^models\/four-features: the model takes the features f00,f01,f02,f03, the raw schema declares f00,/);
       expect(await exists(dataPaths(dataDir, ds).predictionsDir)).to.equal(false);
     });
 
     it("refuses data with a target column, or with a bad cell", async () => {
       const ds = "2026-03-10";
       const file = dataPaths(dataDir, ds).data;
-      await writeFrameCsv(file, synthetic({ rows: 10, seed: "with-target" }));
+      await writeFrameCsv(file, synthetic({ rows: 10, seed: "with-target", columns }));
       expectFailure(await predict(ds, "--model", MODEL), 1, /data\.csv: unexpected column "target"$/);
       const text = await readFile(paths().data, "utf8");
       await writeFile(file, text.replace(/\n([^,\n]+),[^,\n]*,/, "\n$1,x1,"));

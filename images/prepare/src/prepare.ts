@@ -8,10 +8,14 @@ import {
   type Logger,
   TARGET,
   CsvSink,
+  FEATURES,
+  cliOptions,
   dataPaths,
   frameRows,
   lastDays,
+  numberOption,
   parseDs,
+  rawDataOptions,
   readFrames,
   readHeader,
   readTargets,
@@ -115,6 +119,7 @@ function clean(dfd: Danfo, batch: Frame, labels: Uint8Array, summary: Summary): 
  */
 async function prepareDay(
   dfd: Danfo,
+  features: readonly string[],
   dataDir: string,
   ds: string,
   earlier: Map<string, string> | undefined,
@@ -125,9 +130,9 @@ async function prepareDay(
   // The data file's header first, so that a missing or empty day names its data file.
   await readHeader(p.data);
   const join = new DayJoin(p.data, await readTargets(p.target), earlier);
-  const expected = summary.columns.length ? summary.columns : undefined;
   let rows = 0;
-  const frames = readFrames(p.data, { withTarget: false, ...(expected ? { expected } : {}), uniqueId: (id, row) => join.check(id, row) });
+  // Every day's header is checked against the raw schema, not only against the first day's.
+  const frames = readFrames(p.data, { ...rawDataOptions(features), uniqueId: (id, row) => join.check(id, row) });
   for await (const batch of frames) {
     if (summary.columns.length === 0) {
       summary.columns = batch.columns;
@@ -151,16 +156,20 @@ async function prepareDay(
   return rows;
 }
 
-export const prepareCommand: Command = {
+/**
+ * The prepare command for raw data of the given feature columns: the image runs it with the contract's
+ * (`prepareCommand`); the unit tests of the join and the cleaning use small tables of their own.
+ */
+export const prepareCommandFor = (features: readonly string[]): Command => ({
   summary: "Joins raw data with targets for the last N days ending at ds: processed/{ds}/train_data.csv.",
   options: {
     ds: { help: "run date YYYY-MM-DD (the last day read)" },
-    days: { help: "how many days of raw data to stack, ending at ds", default: "1" },
+    ...cliOptions("prepare"),
     "data-dir": { help: "data folder", default: DEFAULT_DATA_DIR },
   },
   async run(args, log: Logger) {
     const ds = parseDs(args.str("ds"));
-    const nDays = args.int("days", { min: 1, max: 3660 });
+    const nDays = numberOption("days", args.str("days"));
     const dataDir = args.str("data-dir");
     // danfo's core without its Node IO layer (URL and Excel readers we never use, whose HTTP clients load
     // the core punycode module that Node 22 reports as deprecated). Loaded here, after the CLI has routed
@@ -177,7 +186,7 @@ export const prepareCommand: Command = {
     await writeStreamsAtomic([target], async ([file]) => {
       const out = new CsvSink((data) => (file as AtomicWriter).write(data));
       for (const day of days) {
-        const rows = await prepareDay(dfd, dataDir, day, earlier, summary, out);
+        const rows = await prepareDay(dfd, features, dataDir, day, earlier, summary, out);
         log.info("read raw day", { ds: day, rows });
       }
       await out.flush();
@@ -197,4 +206,6 @@ export const prepareCommand: Command = {
       outputs: [target],
     };
   },
-};
+});
+
+export const prepareCommand = prepareCommandFor(FEATURES);

@@ -2,7 +2,10 @@ import {
   DEFAULT_DATA_DIR,
   InputError,
   MODEL_ARTIFACT_PATH,
-  UsageError,
+  choiceOption,
+  cliName,
+  cliOptions,
+  numberOption,
   dataPaths,
   experimentName,
   imageTags,
@@ -19,41 +22,21 @@ import {
 } from "@airflow-ml-dags/common";
 import {
   DEFAULT_HYPERPARAMS,
-  FAMILIES,
-  hyperparamProblem,
+  NUMERIC_HYPERPARAMS,
   saveModel,
   trainingSet,
   trainModel,
+  type Family,
   type Hyperparams,
-  type NumericHyperparam,
   type TrainingSet,
 } from "@airflow-ml-dags/model";
 
-/** CLI option → hyperparameter, with what --help says about it. */
-const NUMERIC_OPTIONS: Record<string, { key: NumericHyperparam; help: string }> = {
-  epochs: { key: "epochs", help: "passes over the training rows (mlp, logreg)" },
-  "learning-rate": { key: "learningRate", help: "Adam learning rate (mlp, logreg)" },
-  "batch-size": { key: "batchSize", help: "rows per gradient step (mlp, logreg)" },
-  hidden: { key: "hidden", help: "units of the hidden layer (mlp)" },
-  l2: { key: "l2", help: "L2 penalty on the weights, 0 for none (mlp, logreg)" },
-  "max-depth": { key: "maxDepth", help: "deepest split (tree)" },
-  "min-samples": { key: "minSamples", help: "a node with this many rows or fewer becomes a leaf (tree)" },
-  seed: { key: "seed", help: "seed of the initial weights and of the per-epoch shuffle" },
-};
-
+/** The hyperparameters from the command line: names, defaults and bounds are the contract's. */
 export function readHyperparams(args: Args): Hyperparams {
-  const hp: Hyperparams = { ...DEFAULT_HYPERPARAMS, family: args.choice("model", FAMILIES) };
-  for (const [option, { key }] of Object.entries(NUMERIC_OPTIONS)) {
-    const value = args.num(option);
-    const problem = hyperparamProblem(key, value);
-    if (problem) throw new UsageError(`--${option}: ${problem}`);
-    hp[key] = value;
-  }
+  const hp = { ...DEFAULT_HYPERPARAMS, family: choiceOption<Family>("family", args.str("family")) };
+  for (const key of NUMERIC_HYPERPARAMS) hp[key] = numberOption(key, args.str(cliName(key)));
   return hp;
 }
-
-/** camelCase → snake_case, the naming MLflow's own integrations use for params. */
-const snake = (key: string) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
 /**
  * The days the training rows come from, read from their ids: generate writes `YYYYMMDD-NNNNNN`.
@@ -75,7 +58,7 @@ export function trainParams(
   info: { ds: string; rows: number; positives: number; dataSha256: string; ids: string[] },
 ): Record<string, ParamValue> {
   const params: Record<string, ParamValue> = {};
-  for (const [key, value] of Object.entries(hp)) params[snake(key)] = value;
+  for (const [key, value] of Object.entries(hp)) params[key] = value;
   params.ds = info.ds;
   params.train_rows = info.rows;
   params.train_positive_rate = info.positives / info.rows;
@@ -121,10 +104,7 @@ export const trainCommand: Command = {
   summary: "Train a model on processed/{ds}/train.csv and write the model folder models/{ds}/.",
   options: {
     ds: { help: "run date YYYY-MM-DD" },
-    model: { help: `model family: ${FAMILIES.join(", ")}`, default: DEFAULT_HYPERPARAMS.family },
-    ...Object.fromEntries(
-      Object.entries(NUMERIC_OPTIONS).map(([option, { key, help }]) => [option, { help, default: String(DEFAULT_HYPERPARAMS[key]) }]),
-    ),
+    ...cliOptions("train"),
     "data-dir": { help: "data folder", default: DEFAULT_DATA_DIR },
   },
   async run(args, log) {
@@ -149,6 +129,7 @@ export const trainCommand: Command = {
 
     try {
       await tracked?.mlflow.logParams(tracked.runId, params);
+      await tracked?.mlflow.logTrainingData(tracked.runId, { ds, path: paths.train, sha256: dataSha256, rows: set.y.length });
       log.info("training", { file: paths.train, rows: set.y.length, columns: set.columns.length, hyperparams: hp });
       // Epoch losses are sent in one batch after training: the epoch callback cannot wait for the network.
       const losses: MetricInput[] = [];
@@ -165,6 +146,8 @@ export const trainCommand: Command = {
           trained,
           { ds, dataSha256, ...(run ? { run } : {}) },
           {
+            // With MLflow on, the folder gets MLflow's MLmodel file (the schema the UI shows for a version).
+            mlmodel: tracked !== undefined,
             // Uploaded and finished before the folder is swapped in: the model appears locally only
             // once MLflow holds the same files, so validate can always register what it scores.
             beforeCommit: tracked

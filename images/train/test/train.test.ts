@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
@@ -39,7 +40,7 @@ describe("train CLI", () => {
     const manifest = JSON.parse(await readFile(join(paths.modelDir, "manifest.json"), "utf8")) as Manifest;
     const sha = createHash("sha256").update(await readFile(paths.train)).digest("hex");
     expect(manifest).to.include({ ds: DS, family: "mlp", rows: 300, dataSha256: sha });
-    expect(manifest.hyperparams).to.include({ epochs: 3, learningRate: 0.01, batchSize: 64, hidden: 32, seed: 42 });
+    expect(manifest.hyperparams).to.include({ epochs: 3, learning_rate: 0.01, batch_size: 64, hidden: 32, seed: 42 });
     expect(manifest.history.finalLoss).to.equal(run.result.finalLoss);
     // Without MLFLOW_TRACKING_URI the stage says so once and records no run.
     expect(run.logs.filter((l) => /^MLflow off: MLFLOW_TRACKING_URI is not set/.test(l.msg))).to.have.length(1);
@@ -52,24 +53,24 @@ describe("train CLI", () => {
   });
 
   it("trains the tree and logistic regression with their options", async () => {
-    const tree = await train(dataDir, "--model", "tree", "--max-depth", "4", "--min-samples", "10");
+    const tree = await train(dataDir, "--family", "tree", "--max-depth", "4", "--min-samples", "10");
     expect(tree.code, tree.stderr).to.equal(0);
     expect(await readdir(paths.modelDir)).to.have.members(["tree.json", "preprocess.json", "manifest.json"]);
-    const logreg = await train(dataDir, "--model", "logreg", "--epochs", "2", "--l2", "0.01", "--learning-rate", "0.05");
+    const logreg = await train(dataDir, "--family", "logreg", "--epochs", "2", "--l2", "0.01", "--learning-rate", "0.05");
     expect(logreg.code, logreg.stderr).to.equal(0);
     expect(await readdir(paths.modelDir)).to.have.members(["model.json", "weights.bin", "preprocess.json", "manifest.json"]);
     const manifest = JSON.parse(await readFile(join(paths.modelDir, "manifest.json"), "utf8")) as Manifest;
-    expect(manifest.hyperparams).to.include({ family: "logreg", epochs: 2, l2: 0.01, learningRate: 0.05 });
+    expect(manifest.hyperparams).to.include({ family: "logreg", epochs: 2, l2: 0.01, learning_rate: 0.05 });
   });
 
   it("refuses bad hyperparameters with exit 2 and writes nothing", async () => {
     const cases: [string[], RegExp][] = [
-      [["--model", "forest"], /--model: expected one of mlp, logreg, tree/],
-      [["--epochs", "0"], /--epochs: expected an integer >= 1/],
-      [["--learning-rate", "0"], /--learning-rate: expected a number > 0/],
+      [["--family", "forest"], /--family: expected one of mlp, logreg, tree/],
+      [["--epochs", "0"], /--epochs: expected an integer in \[1, 10000\], got 0/],
+      [["--learning-rate", "0"], /--learning-rate: expected a number in \(0, 10\], got 0/],
       [["--batch-size", "1.5"], /--batch-size: expected an integer/],
-      [["--l2=-1"], /--l2: expected a number >= 0/],
-      [["--hidden", "many"], /--hidden: expected a number, got "many"/],
+      [["--l2=-1"], /--l2: expected a number in \[0, 10\], got -1/],
+      [["--hidden", "many"], /--hidden: expected an integer, got "many"/],
       [["--max-depth", "0"], /--max-depth/],
       [["--seed", "-3"], /--seed/],
       [["--bogus", "1"], /Unknown option '--bogus'/],
@@ -93,7 +94,7 @@ describe("train CLI", () => {
   });
 
   it("bad train.csv after a good run: exit 1 and the previous model stays as it was", async () => {
-    const good = await train(dataDir, "--model", "tree");
+    const good = await train(dataDir, "--family", "tree");
     expect(good.code, good.stderr).to.equal(0);
     const before = await readFile(join(paths.modelDir, "manifest.json"));
     const text = await readFile(paths.train, "utf8");
@@ -106,7 +107,7 @@ describe("train CLI", () => {
     ];
     for (const [content, problem] of cases) {
       await writeFile(paths.train, content);
-      const run = await train(dataDir, "--model", "tree");
+      const run = await train(dataDir, "--family", "tree");
       expectFailure(run, 1, new RegExp(`^${paths.train}: .*${problem.source}`));
       expect(await readFile(join(paths.modelDir, "manifest.json"))).to.deep.equal(before);
       expect(await readdir(join(dataDir, "models"))).to.deep.equal([DS]);
@@ -116,13 +117,13 @@ describe("train CLI", () => {
   it("a model folder that cannot be written: exit 1, one line", async () => {
     // A file where the models folder should be.
     await writeFile(join(dataDir, "models"), "not a folder");
-    const run = await train(dataDir, "--model", "tree");
+    const run = await train(dataDir, "--family", "tree");
     expectFailure(run, 1, new RegExp(`^${join(dataDir, "models")}: cannot create output folder`));
   });
 
   it("MLflow unreachable: exit 1, one line naming the tracking URI, no model folder", async () => {
     const uri = `http://127.0.0.1:${await closedPort()}`;
-    const run = await runStage(PKG, ["--ds", DS, "--data-dir", dataDir, "--model", "tree"], { MLFLOW_TRACKING_URI: uri });
+    const run = await runStage(PKG, ["--ds", DS, "--data-dir", dataDir, "--family", "tree"], { MLFLOW_TRACKING_URI: uri });
     expectFailure(run, 1, new RegExp(`^${uri}: MLflow unreachable at ${uri} \\(ECONNREFUSED\\)$`));
     expect(await readdir(dataDir)).to.deep.equal(["processed"]);
   });
@@ -138,16 +139,11 @@ describe("train params for MLflow", () => {
   it("holds every hyperparameter, the run date, the data's rows, positive rate, hash and days", () => {
     const ids = ["20261114-000001", "20261120-000002", "20261117-000001", "20261114-000002"];
     const params = trainParams(DEFAULT_HYPERPARAMS, { ds: "2026-11-20", rows: 4, positives: 1, dataSha256: "ab", ids });
+    // Every hyperparameter of the contract, under its own name, at its default.
+    const contract = JSON.parse(readFileSync(new URL("../../../contract/pipeline.json", import.meta.url), "utf8"));
+    const defaults = Object.fromEntries(Object.entries(contract.options.hyperparameters).map(([k, v]) => [k, (v as { default: unknown }).default]));
     expect(params).to.deep.equal({
-      family: "mlp",
-      epochs: 20,
-      learning_rate: 0.01,
-      batch_size: 64,
-      hidden: 32,
-      l2: 0,
-      max_depth: 6,
-      min_samples: 5,
-      seed: 42,
+      ...defaults,
       ds: "2026-11-20",
       train_rows: 4,
       train_positive_rate: 0.25,

@@ -6,7 +6,10 @@ import {
   MlflowClient,
   PRODUCTION_ALIAS,
   checkAlias,
+  choiceOption,
+  cliOptions,
   dataPaths,
+  numberOption,
   parseDs,
   registeredModelName,
   trackingClient,
@@ -14,7 +17,7 @@ import {
   writeFileAtomic,
 } from "@airflow-ml-dags/common";
 import { MANIFEST_JSON, loadModel } from "@airflow-ml-dags/model";
-import { DEFAULT_GATE_METRIC, GATE_METRICS } from "./gate.ts";
+import type { GateMetric } from "./gate.ts";
 import { computeMetrics, type Metrics } from "./metrics.ts";
 import { promoteVersion, registerAndGate, type RegistryRecord } from "./registry.ts";
 import { scoreFile } from "./score.ts";
@@ -30,17 +33,15 @@ export const validateCommand: Command = {
   options: {
     ds: { help: "run date YYYY-MM-DD (which validation split to score)" },
     "model-dir": { help: "model folder, absolute or relative to the data folder (default: models/{ds})" },
-    threshold: { help: "probability at or above which a row is predicted 1", default: "0.5" },
-    "gate-metric": { help: `metric the gate compares: ${GATE_METRICS.join(", ")} (lower is better only for log_loss)`, default: DEFAULT_GATE_METRIC },
-    "gate-margin": { help: `how much better than production the new version must be to take the "${PRODUCTION_ALIAS}" alias`, default: "0" },
+    ...cliOptions("validate"),
     "registered-model": { help: REGISTERED_MODEL_HELP },
     "data-dir": { help: "data folder", default: DEFAULT_DATA_DIR },
   },
   async run(args, log) {
     const ds = parseDs(args.str("ds"));
-    const threshold = args.num("threshold", { min: 0, max: 1 });
-    const metric = args.choice("gate-metric", GATE_METRICS);
-    const margin = args.num("gate-margin", { min: 0 });
+    const threshold = numberOption("threshold", args.str("threshold"));
+    const metric = choiceOption<GateMetric>("gate_metric", args.str("gate-metric"));
+    const margin = numberOption("gate_margin", args.str("gate-margin"));
     const name = registeredModelName(args.optStr("registered-model"));
     const dataDir = args.str("data-dir");
     const paths = dataPaths(dataDir, ds);

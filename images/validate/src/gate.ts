@@ -2,14 +2,11 @@
  * The quality gate's rule: a new model version takes the `production` alias only when it scores better
  * than the current production version, on the same validation rows, by at least a margin.
  */
+import { GATE_METRICS, lowerIsBetter, type GateMetric } from "@airflow-ml-dags/common";
 import type { Metrics } from "./metrics.ts";
 
-export const GATE_METRICS = ["roc_auc", "accuracy", "precision", "recall", "f1", "log_loss"] as const;
-export type GateMetric = (typeof GATE_METRICS)[number];
-export const DEFAULT_GATE_METRIC: GateMetric = "roc_auc";
-
-/** Every gate metric is better when higher, except the log loss. */
-export const lowerIsBetter = (metric: GateMetric) => metric === "log_loss";
+// The metrics and which way each is better are the contract's (contract/pipeline.json, gate_metrics).
+export { GATE_METRICS, lowerIsBetter, type GateMetric };
 
 export const gateValue = (metrics: Metrics, metric: GateMetric): number | null => metrics[metric];
 

@@ -42,7 +42,7 @@ describe("validate CLI", function () {
     const train = syntheticFrame(300, "train");
     const quiet = createLogger("test", () => {});
     for (const family of ["logreg", "tree"] as const) {
-      const trained = await trainModel(train, { ...DEFAULT_HYPERPARAMS, family, epochs: 10, batchSize: 32, maxDepth: 4 }, quiet);
+      const trained = await trainModel(train, { ...DEFAULT_HYPERPARAMS, family, epochs: 10, batch_size: 32, max_depth: 4 }, quiet);
       models[family] = join(root, "trained", family);
       await saveModel(models[family] as string, trained, { ds: MODEL_DS, dataSha256: "0".repeat(64) });
       trained.dispose();

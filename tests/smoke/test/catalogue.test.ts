@@ -59,6 +59,7 @@ const KINDS = [
   "unknown registry reference",
   "columns out of order",
   "data and target ids differ",
+  "not the raw schema",
 ] as const;
 type Kind = (typeof KINDS)[number];
 
@@ -150,7 +151,7 @@ const usage = (option: string, rest: string) => new RegExp(`^usage: ${option}: $
 const prepareD = ["prepare", "--ds", D];
 const prepareTwoDays = ["prepare", "--ds", D, "--days", "2"];
 const splitD = ["split", "--ds", D];
-const trainD = ["--ds", D, "--model", "logreg", "--epochs", "3"];
+const trainD = ["--ds", D, "--family", "logreg", "--epochs", "3"];
 const validateD = ["validate", "--ds", D];
 const predictD = ["--ds", D, "--model", `models/${D}`];
 const REF = `models:/${NAME}@production`;
@@ -186,6 +187,15 @@ const CASES: Case[] = [
     setup: keepLines(raw(D, "target"), 1), code: 1, msg: new RegExp(`^${re(shown(raw(D, "target")))}: no data rows \\(header only\\)$`) },
   { name: "prepare: a feature column missing on the second day", kind: "missing column", stage: "prepare", args: prepareTwoDays,
     setup: dropColumn(raw(D, "data"), "f07"), code: 1, msg: new RegExp(`^${re(shown(raw(D, "data")))}: missing columns f07$`) },
+  // The raw schema of the contract holds for every day read, the first and only one included.
+  { name: "prepare: a feature column missing on the only day", kind: "not the raw schema", stage: "prepare", args: prepareD,
+    setup: dropColumn(raw(D, "data"), "f19"), code: 1, msg: new RegExp(`^${re(shown(raw(D, "data")))}: missing columns f19$`) },
+  { name: "prepare: an extra column on the first of two days", kind: "not the raw schema", stage: "prepare", args: prepareTwoDays,
+    setup: all(addColumn(raw(D0, "data"), "f20", "0.5"), addColumn(raw(D, "data"), "f20", "0.5")), code: 1,
+    msg: new RegExp(`^${re(shown(raw(D0, "data")))}: unexpected columns f20$`) },
+  { name: "prepare: a feature renamed on both days alike", kind: "not the raw schema", stage: "prepare", args: prepareTwoDays,
+    setup: all(renameColumn(raw(D0, "data"), "f11", "x11"), renameColumn(raw(D, "data"), "f11", "x11")), code: 1,
+    msg: new RegExp(`^${re(shown(raw(D0, "data")))}: missing columns f11; unexpected columns x11$`) },
   { name: "prepare: target.csv without its target column", kind: "missing column", stage: "prepare", args: prepareD,
     setup: dropColumn(raw(D, "target"), "target"), code: 1,
     msg: new RegExp(`^${re(shown(raw(D, "target")))}: expected columns "id,target", got "id"$`) },
@@ -266,7 +276,7 @@ const CASES: Case[] = [
   { name: "train: a feature with no values at all", kind: "NaN", stage: "train", args: trainD,
     setup: editCsv(processed("train"), (rows) => rows.map((r, i) => (i === 0 ? r : r.map((c, j) => (j === 5 ? "" : c))))), code: 1,
     msg: new RegExp(`^${re(shown(processed("train")))}: column "f04" has no values: nothing to impute from$`) },
-  { name: "train: a single class", kind: "a single class", stage: "train", args: ["--ds", D, "--model", "tree"],
+  { name: "train: a single class", kind: "a single class", stage: "train", args: ["--ds", D, "--family", "tree"],
     setup: editCsv(processed("train"), (rows) => rows.map((r, i) => (i === 0 ? r : [...r.slice(0, -1), "1"]))), code: 1,
     msg: new RegExp(`^${re(shown(processed("train")))}: "target" holds only class 1: training needs both classes$`) },
   { name: "train: MLflow unreachable", kind: "MLflow unreachable", stage: "train", args: trainD, env: { MLFLOW_TRACKING_URI: CLOSED },
@@ -276,8 +286,8 @@ const CASES: Case[] = [
   { name: "train: a file where the model folder goes", kind: "unwritable output folder", stage: "train", args: trainD,
     setup: fileInsteadOfFolder(`models/${D}`), code: 1,
     msg: new RegExp(`^/data/models/${D}: exists and is not a folder, so it cannot be replaced$`) },
-  { name: "train: unknown family", kind: "bad option", stage: "train", args: ["--ds", D, "--model", "forest"], code: 2,
-    msg: usage("--model", 'expected one of mlp, logreg, tree, got "forest"') },
+  { name: "train: unknown family", kind: "bad option", stage: "train", args: ["--ds", D, "--family", "forest"], code: 2,
+    msg: usage("--family", 'expected one of mlp, logreg, tree, got "forest"') },
   { name: "train: date out of range", kind: "malformed ds", stage: "train", args: ["--ds", "2026-11-32"], code: 2,
     msg: usage("--ds", 'expected a date YYYY-MM-DD, got "2026-11-32"') },
 
@@ -414,7 +424,7 @@ describe("bad-input catalogue on the real images: exit != 0, one error line, the
         await run("prepare", "split", "--ds", ds);
       }),
     );
-    await Promise.all([run("train", ...trainD), run("train", "--ds", D0, "--model", "tree")]);
+    await Promise.all([run("train", ...trainD), run("train", "--ds", D0, "--family", "tree")]);
     await run("validate", ...validateD);
     await run("predict", ...predictD);
     return dir;

@@ -78,7 +78,7 @@ describe("stage images", () => {
 
     for (const family of ["logreg", "tree", "mlp"]) {
       it(`${family}: train -> validate -> predict`, async () => {
-        const trained = (await run("train", "--ds", DS, "--model", family, "--epochs", "5")).result();
+        const trained = (await run("train", "--ds", DS, "--family", family, "--epochs", "5")).result();
         expect(trained.status).to.equal("ok");
         const files = await readdir(join(dataDir, `models/${DS}`));
         expect(files).to.include.members(["preprocess.json", "manifest.json"]);
@@ -116,6 +116,7 @@ describe("stage images", () => {
         expect(predManifest).to.deep.equal({
           ds: DS,
           model_ref: `models/${DS}`,
+          model: `models/${DS}`,
           model_version: null,
           run_id: null,
           model_ds: DS,

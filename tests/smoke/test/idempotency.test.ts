@@ -37,7 +37,7 @@ describe("idempotency on the real images", function () {
       {
         name: "train",
         stage: "train",
-        args: ["--ds", DS, "--model", "mlp", "--epochs", "3"],
+        args: ["--ds", DS, "--family", "mlp", "--epochs", "3"],
         outputs: ["model.json", "weights.bin", "preprocess.json", "manifest.json"].map((f) => `models/${DS}/${f}`),
         // The model folder is swapped in whole: validate's metrics.json of the model it replaces goes with it,
         // until validate runs again (the DAG reruns it after train).
@@ -110,7 +110,7 @@ describe("idempotency on the real images", function () {
       await run(trained, "generate", "--ds", DS, "--rows", ROWS);
       await run(trained, "prepare", "prepare", "--ds", DS);
       await run(trained, "prepare", "split", "--ds", DS);
-      await run(trained, "train", "--ds", DS, "--model", "logreg", "--epochs", "2");
+      await run(trained, "train", "--ds", DS, "--family", "logreg", "--epochs", "2");
       for (const d of [alone, together]) await execa("cp", ["-a", join(trained, "models"), d]);
 
       for (const ds of TOGETHER) {

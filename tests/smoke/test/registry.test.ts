@@ -161,7 +161,7 @@ describe("model registry: quality gate, predict from the registry, manual promot
 
   it("week 2: a clearly worse model is registered as version 2 and rejected; production stays version 1", async () => {
     await prepareWeek(WEEK2);
-    const trained = (await run("train", ["--ds", WEEK2, "--model", "logreg", "--epochs", "1", "--learning-rate", "0.00001"])).result();
+    const trained = (await run("train", ["--ds", WEEK2, "--family", "logreg", "--epochs", "1", "--learning-rate", "0.00001"])).result();
     runIds[WEEK2] = trained.runId as string;
     const validated = (await run("validate", ["validate", "--ds", WEEK2])).result();
     expect(validated).to.include({ decision: "rejected", version: "2" });
@@ -194,6 +194,7 @@ describe("model registry: quality gate, predict from the registry, manual promot
     expect(manifest).to.deep.equal({
       ds: WEEK2,
       model_ref: PRODUCTION,
+      model: PRODUCTION,
       model_version: "1",
       run_id: runIds[WEEK1],
       model_ds: WEEK1,
@@ -237,7 +238,7 @@ describe("model registry: quality gate, predict from the registry, manual promot
       (await run("prepare", ["prepare", "--ds", ds])).result();
       (await run("prepare", ["split", "--ds", ds])).result();
       const closed = `http://${mlflow?.alias}:5999`;
-      const msg = lastError(await run("train", ["--ds", ds, "--model", "tree"], closed));
+      const msg = lastError(await run("train", ["--ds", ds, "--family", "tree"], closed));
       expect(msg).to.equal(`${closed}: MLflow unreachable at ${closed} (ECONNREFUSED)`);
       expect(await exists(`models/${ds}`)).to.equal(false);
       expect(await readdir(join(dataDir, "models"))).to.have.members([WEEK1, WEEK2]);

@@ -11,7 +11,23 @@ import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { dirname, join, relative, sep } from "node:path";
-import { InputError, MlflowClient, MlflowError, parseModelUri } from "../../src/index.ts";
+import { createHash } from "node:crypto";
+import {
+  DATASET_CONTEXT_TAG,
+  FEATURES,
+  ID,
+  InputError,
+  MLMODEL_FILE,
+  MLMODEL_FLAVOR,
+  MLMODEL_MLFLOW_VERSION,
+  MlflowClient,
+  MlflowError,
+  TARGET,
+  mlmodelText,
+  parseModelUri,
+  trainingDataset,
+  type ColSpec,
+} from "../../src/index.ts";
 import { withTmp } from "../helpers.ts";
 import { docker, startMlflowServer } from "./server.ts";
 
@@ -321,6 +337,97 @@ describe("MlflowClient against a real MLflow 3 server", function () {
     });
   });
 
+  describe("what the MLflow UI shows: the run's dataset, the version's schema", () => {
+    /** Runs Python in the server's container, with MLflow's own client pointed at the server; returns its JSON. */
+    async function mlflowPython(code: string): Promise<Record<string, unknown>> {
+      const out = await docker("exec", "-e", "MLFLOW_TRACKING_URI=http://127.0.0.1:5000", container as string, "python", "-c", code);
+      return JSON.parse(out.split("\n").pop() as string);
+    }
+
+    it("logs the training data as the run's dataset input, once however often it is logged", async () => {
+      const exp = await client.getOrCreateExperiment(`datasets-${suffix}`);
+      const run = await client.createRun(exp.experimentId, { name: "train-2026-01-05" });
+      const sha256 = createHash("sha256").update("id,f00\n").digest("hex");
+      const data = { ds: "2026-01-05", path: "/data/processed/2026-01-05/train.csv", sha256, rows: 1234 };
+      await client.logTrainingData(run.info.runId, data);
+      await client.logTrainingData(run.info.runId, data);
+
+      // What the UI reads: runs/get's inputs.dataset_inputs.
+      const res = await fetch(`${uri}/api/2.0/mlflow/runs/get?run_id=${run.info.runId}`);
+      const body = (await res.json()) as { run: { inputs: { dataset_inputs: { tags: unknown; dataset: Record<string, string> }[] } } };
+      const inputs = body.run.inputs.dataset_inputs;
+      expect(inputs).to.have.length(1);
+      expect(inputs[0]?.tags).to.deep.equal([{ key: DATASET_CONTEXT_TAG, value: "training" }]);
+      expect(inputs[0]?.dataset).to.include({
+        name: "train-2026-01-05",
+        digest: sha256.slice(0, 32),
+        source_type: "local",
+        source: '{"uri": "/data/processed/2026-01-05/train.csv"}',
+      });
+      const schema = JSON.parse(inputs[0]?.dataset.schema as string) as { mlflow_colspec: ColSpec[] };
+      expect(schema.mlflow_colspec.map((c) => c.name)).to.deep.equal([ID, ...FEATURES, TARGET]);
+      expect(JSON.parse(inputs[0]?.dataset.profile as string)).to.deep.equal({ num_rows: 1234, num_elements: 1234 * (FEATURES.length + 2) });
+      expect((await client.getRun(run.info.runId)).datasets).to.deep.equal([trainingDataset(data)]);
+
+      // MLflow's own reader takes the schema and the source as its pandas datasets write them.
+      const read = await mlflowPython(`
+import json, mlflow
+from mlflow.types import Schema
+inputs = mlflow.MlflowClient().get_run("${run.info.runId}").inputs.dataset_inputs
+d = inputs[0].dataset
+schema = Schema.from_json(json.dumps(json.loads(d.schema)["mlflow_colspec"]))
+print(json.dumps({"inputs": len(inputs), "columns": schema.input_names(), "types": [t.name for t in schema.input_types()],
+  "optional": [c.name for c in schema.inputs if not c.required], "source": mlflow.data.get_source(d).to_dict()}))`);
+      expect(read).to.deep.equal({
+        inputs: 1,
+        columns: [ID, ...FEATURES, TARGET],
+        types: ["string", ...FEATURES.map(() => "double"), "long"],
+        optional: [...FEATURES],
+        source: { uri: "/data/processed/2026-01-05/train.csv" },
+      });
+    });
+
+    it("serves a registered version's MLmodel as the UI asks for it, and MLflow reads its signature", async () => {
+      const name = `schema-${suffix}`;
+      const exp = await client.getOrCreateExperiment(`registry-${suffix}`);
+      const run = await client.createRun(exp.experimentId, { name: "train-2026-01-05" });
+      const flavor = { family: "tree", files: ["tree.json", "preprocess.json"], manifest: "manifest.json" };
+      const text = mlmodelText({ flavor, runId: run.info.runId, artifactPath: "model", modelSizeBytes: 42 });
+      await withTmp(async (tmp) => {
+        await writeTree(join(tmp, "model"), { "tree.json": "{}", "preprocess.json": "{}", "manifest.json": "{}", [MLMODEL_FILE]: text });
+        await client.uploadArtifacts(run.info.runId, join(tmp, "model"), "model");
+        await client.finishRun(run.info.runId);
+        await client.createRegisteredModelIfMissing(name);
+        const version = await client.createModelVersion(name, run.info.runId, "model");
+
+        // The model version page fetches this (ajax-api/2.0/mlflow/… in the UI; the server serves both roots).
+        const query = `path=${MLMODEL_FILE}&name=${encodeURIComponent(name)}&version=${version.version}`;
+        const served = await fetch(`${uri}/model-versions/get-artifact?${query}`);
+        expect(served.status).to.equal(200);
+        expect(await served.text()).to.equal(text);
+        const downloaded = await client.downloadModel(`models:/${name}/${version.version}`, join(tmp, "back"));
+        expect(downloaded.files).to.include(MLMODEL_FILE);
+        expect(await readFile(join(tmp, "back", MLMODEL_FILE), "utf8")).to.equal(text);
+      });
+
+      const info = await mlflowPython(`
+import json
+from mlflow.models import get_model_info
+i = get_model_info("models:/${name}/1")
+print(json.dumps({"inputs": i.signature.inputs.to_dict(), "outputs": i.signature.outputs.to_dict(), "params": i.signature.params,
+  "flavors": i.flavors, "run_id": i.run_id, "artifact_path": i.artifact_path, "mlflow_version": i.mlflow_version}))`);
+      expect(info).to.deep.equal({
+        inputs: FEATURES.map((f) => ({ type: "double", name: f, required: true })),
+        outputs: [{ type: "double", name: "probability", required: true }],
+        params: null,
+        flavors: { [MLMODEL_FLAVOR]: flavor },
+        run_id: run.info.runId,
+        artifact_path: "model",
+        mlflow_version: MLMODEL_MLFLOW_VERSION,
+      });
+    });
+  });
+
   it("reads MLFLOW_TRACKING_URI and refuses to start without it", async () => {
     const fromEnv = MlflowClient.fromEnv({ MLFLOW_TRACKING_URI: `${uri}/` });
     expect(fromEnv.trackingUri).to.equal(uri);
@@ -359,8 +466,8 @@ describe("MlflowClient without a server", () => {
       alias: "production",
     });
     expect(parseModelUri("models:/clf/12")).to.deep.equal({ uri: "models:/clf/12", name: "clf", version: "12" });
-    expect(parseModelUri("models:/a@b@champion")).to.include({ name: "a@b", alias: "champion" });
-    const bad = ["models:/clf/Production", "models:/clf/latest", "models:/clf", "models:/clf@", "models:/clf/0"];
+    // The contract's grammar (contract/pipeline.json model_ref) keeps "@" out of names: "a@b@champion" is malformed.
+    const bad = ["models:/clf/Production", "models:/clf/latest", "models:/clf", "models:/clf@", "models:/clf/0", "models:/a@b@champion"];
     bad.push("runs:/abc/model", "clf@production");
     for (const ref of bad) {
       const err = (() => {
