@@ -8,7 +8,8 @@ NODE_IMAGE  ?= node:22-bookworm-slim
 PYTHON_IMAGE ?= python:3.11-slim-bookworm
 DEBIAN_IMAGE ?= debian:bookworm-slim
 IMAGE_PREFIX ?= airflow-ml-dags
-STAGES      := generate prepare train validate predict
+# The task images are the pipeline contract's (contract/pipeline.json), as the DAGs' are.
+STAGES      := $(shell python3 -c 'import json; print(" ".join(json.load(open("contract/pipeline.json"))["images"]))')
 LIBS        := common model
 PACKAGES    := $(addprefix images/,$(LIBS) $(STAGES))
 
@@ -19,21 +20,37 @@ help: ## Show the targets
 # ---- images ------------------------------------------------------------------------------------------------
 
 .PHONY: build
-build: $(addprefix build-,$(STAGES)) ## Build and tag every task image (airflow-ml-dags/<stage>:<version>)
+build: $(addprefix build-,$(STAGES)) ## Build and tag the two Node bases, then every task image (airflow-ml-dags/<stage>:<version>)
 
-# V8's young generation per stage in MB (images/Dockerfile says why). 64 where speed pays (generate, predict);
+# The bases every stage image starts from (images/base/Dockerfile): the build base (Node, esbuild) and the
+# runtime base (Debian slim, the stripped node binary, the node user, the entrypoint).
+NODE_BUILD   := $(IMAGE_PREFIX)/node-build:$(VERSION)
+NODE_RUNTIME := $(IMAGE_PREFIX)/node-runtime:$(VERSION)
+
+.PHONY: build-bases
+build-bases: ## Build the two Node bases of the task images (images/base/Dockerfile)
+	docker build -q -f images/base/Dockerfile --target build --build-arg NODE_IMAGE=$(NODE_IMAGE) -t $(NODE_BUILD) .
+	docker build -q -f images/base/Dockerfile --target runtime --build-arg NODE_IMAGE=$(NODE_IMAGE) \
+	  --build-arg DEBIAN_IMAGE=$(DEBIAN_IMAGE) -t $(NODE_RUNTIME) .
+
+# V8's young generation per stage in MB (images/base/Dockerfile says why). 64 where speed pays (generate, predict);
 # smaller where the memory a task holds matters more than the second it costs (measured at a million rows:
 # prepare 0.60 → 0.49 GB for 1 s more, train 0.46 → 0.35 GB for the same time, validate 0.23 → 0.11 GB).
 YOUNG_GENERATION_MB_prepare := 16
 YOUNG_GENERATION_MB_train := 16
 YOUNG_GENERATION_MB_validate := 8
 
+# A stage's libraries, "name@version ...": its package.json "dependencies" but the shared libraries (the
+# image's airflow-ml-dags.libraries label, which `make images` shows).
+libraries = $(strip $(shell sed -n '/^  "dependencies": {/,/^  }/s/^    "\([^"]*\)": "\([^"]*\)".*/\1@\2/p' \
+  images/$(1)/package.json | grep -v '^@airflow-ml-dags/'))
+
 .PHONY: $(addprefix build-,$(STAGES))
-$(addprefix build-,$(STAGES)): build-%:
-	docker build -q -f images/Dockerfile --build-arg NODE_IMAGE=$(NODE_IMAGE) --build-arg STAGE=$* \
+$(addprefix build-,$(STAGES)): build-%: build-bases
+	docker build -q -f images/$*/Dockerfile --build-arg NODE_BUILD=$(NODE_BUILD) --build-arg NODE_RUNTIME=$(NODE_RUNTIME) \
 	  --build-arg YOUNG_GENERATION_MB=$(or $(YOUNG_GENERATION_MB_$*),64) \
-	  --build-arg VERSION=$(VERSION) --build-arg GIT_SHA=$(GIT_SHA) \
-	  -t $(IMAGE_PREFIX)/$*:$(VERSION) images
+	  --build-arg VERSION=$(VERSION) --build-arg GIT_SHA=$(GIT_SHA) --build-arg LIBRARIES="$(call libraries,$*)" \
+	  -t $(IMAGE_PREFIX)/$*:$(VERSION) .
 
 # The service images of the stack; `make up` builds them through compose, tests build them here.
 .PHONY: build-mlflow build-airflow
@@ -45,8 +62,13 @@ build-docker-proxy:
 	docker build -q --build-arg BASE_IMAGE=$(DEBIAN_IMAGE) -t $(IMAGE_PREFIX)/docker-proxy:$(VERSION) compose/docker-proxy
 
 .PHONY: images
-images: ## List the task images and their sizes
-	@docker images --format '{{.Repository}}:{{.Tag}}\t{{.Size}}' | grep '^$(IMAGE_PREFIX)/' | sort
+images: ## List the images and their sizes, and each task image's libraries
+	@printf '%-34s %8s  %s\n' IMAGE SIZE LIBRARIES
+	@docker images --format '{{.Repository}}:{{.Tag}}\t{{.Size}}' | grep '^$(IMAGE_PREFIX)/' | sort | \
+	  while IFS=$$'\t' read -r image size; do \
+	    printf '%-34s %8s  %s\n' "$$image" "$$size" \
+	      "$$(docker image inspect -f '{{index .Config.Labels "airflow-ml-dags.libraries"}}' "$$image")"; \
+	  done
 
 # ---- the stack (docker compose) ----------------------------------------------------------------------------
 
@@ -103,8 +125,29 @@ deps: $(addsuffix /node_modules/.package-lock.json,$(PACKAGES) $(NODE_TESTS)) ##
 
 include mk/airflow.mk
 
+.PHONY: contract-docs
+contract-docs: ## Regenerate the tables of docs/contracts.md from contract/pipeline.json
+	python3 contract/docs.py
+
+# Tests write only into temporary folders and git-ignored ones (node_modules, .venv, __pycache__). `make test`
+# holds them to it: it notes the work tree before the suites and after (each path git status lists, with its
+# status and its content's hash) and fails naming the paths that changed. Uncommitted work of one's own is fine.
+TREE_STATE = git status --porcelain=v1 -z --untracked-files=all --no-renames | while IFS= read -r -d '' entry; do \
+  printf '%s\t%s %s\n' "$${entry:3}" "$${entry:0:2}" "$$(git hash-object -- "$${entry:3}" 2>/dev/null || echo -)"; done
+
 .PHONY: test
-test: test-unit test-smoke test-mlflow test-dags test-e2e ## Run every test suite (unit, smoke, MLflow, DAG runs, stack e2e)
+test: ## Run every test suite (unit, smoke, MLflow, DAG runs, stack e2e); fails if one wrote into the work tree
+	@before=$$($(TREE_STATE)); \
+	 $(MAKE) --no-print-directory test-suites; status=$$?; \
+	 changed=$$(diff <(echo "$$before") <(echo "$$($(TREE_STATE))") | sed -n 's/^[<>] //p' | cut -f1 | sort -u); \
+	 if [ -n "$$changed" ]; then \
+	   echo "make test changed the work tree (git status --porcelain before and after the suites):" >&2; \
+	   sed 's/^/  /' <<<"$$changed" >&2; exit 1; \
+	 fi; \
+	 exit $$status
+
+.PHONY: test-suites
+test-suites: test-unit test-smoke test-mlflow test-dags test-e2e
 
 .PHONY: typecheck
 typecheck: deps ## Type-check every TypeScript package (strict)
@@ -123,9 +166,16 @@ test-mlflow: build-mlflow deps ## The MLflow REST client against a real MLflow 3
 test-smoke: build build-mlflow deps ## The built images through the whole chain, and the registry scenario on a real MLflow
 	cd tests/smoke && IMAGE_PREFIX=$(IMAGE_PREFIX) IMAGE_VERSION=$(VERSION) MLFLOW_IMAGE=$(IMAGE_PREFIX)/mlflow:$(VERSION) npx mocha
 
+# Where test-e2e puts the UI screenshots it takes and checks: empty, a temporary folder it removes afterwards.
+SCREENSHOT_DIR ?=
+
 .PHONY: test-e2e
-test-e2e: build build-airflow build-mlflow build-docker-proxy deps ## The compose stack on free ports runs a fixed week by itself; saves UI screenshots
-	cd tests/e2e && IMAGE_PREFIX=$(IMAGE_PREFIX) IMAGE_VERSION=$(VERSION) npx mocha
+test-e2e: build build-airflow build-mlflow build-docker-proxy deps ## The compose stack on free ports runs a fixed week by itself; checks its UI screenshots
+	cd tests/e2e && IMAGE_PREFIX=$(IMAGE_PREFIX) IMAGE_VERSION=$(VERSION) SCREENSHOT_DIR=$(SCREENSHOT_DIR) npx mocha
+
+.PHONY: screenshots
+screenshots: ## Retake the README's UI screenshots into docs/screenshots (runs test-e2e; make test does not)
+	$(MAKE) --no-print-directory test-e2e SCREENSHOT_DIR=$(CURDIR)/docs/screenshots
 
 .PHONY: clean-build
 clean-build: ## Remove build outputs and node_modules

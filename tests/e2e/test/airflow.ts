@@ -44,6 +44,21 @@ export class Airflow {
     return (text ? JSON.parse(text) : undefined) as T;
   }
 
+  /** The ids of every DAG Airflow knows from the DAG folder (stale ones, whose file went, excluded), by id. */
+  async dagIds(): Promise<string[]> {
+    const ids: string[] = [];
+    for (let total = Infinity; ids.length < total; ) {
+      const r = await this.call<{ dags: { dag_id: string }[]; total_entries: number }>(
+        "GET",
+        `/dags?limit=100&offset=${ids.length}&exclude_stale=true&order_by=dag_id`,
+      );
+      if (r.dags.length === 0) break;
+      ids.push(...r.dags.map((d) => d.dag_id));
+      total = r.total_entries;
+    }
+    return ids;
+  }
+
   async dagRuns(dagId: string): Promise<DagRun[]> {
     const r = await this.call<{ dag_runs: DagRun[] }>("GET", `/dags/${dagId}/dagRuns?limit=100&order_by=logical_date`);
     return r.dag_runs;

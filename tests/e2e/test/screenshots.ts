@@ -1,10 +1,14 @@
 // Screenshots of the Airflow UI for the README, taken by Debian's Chromium through playwright-core (no browser
-// download): the DAG list and each DAG's graph.
+// download): the DAG list and each DAG's graph. The caller chooses the folder: a temporary one in `make test`,
+// docs/screenshots under `make screenshots`.
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { chromium, type Page } from "playwright-core";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+export const VIEWPORT = { width: 1440, height: 720 };
+// A page taller than this is cut there: far more than a list of a few dozen DAGs needs.
+const MAX_HEIGHT = 12_000;
 
 export interface ScreenshotJob {
   url: string;
@@ -13,6 +17,21 @@ export interface ScreenshotJob {
   /** Each DAG, with the run whose task states the graph shows (none: the DAG's plain graph). */
   dags: { dagId: string; runId?: string }[];
   outDir: string;
+}
+
+export interface Screenshots {
+  /** Every file written, the DAG list first, then one graph per DAG in the job's order. */
+  files: string[];
+  /** The DAG list's screenshot, and what it shows. */
+  dagList: {
+    file: string;
+    /** The viewport's height when it was taken (the list grows it to fit every DAG). */
+    height: number;
+    /** The DAG ids whose links lie wholly inside the screenshot, as the page orders them. */
+    visible: string[];
+    /** The page's own count ("5 Dags"), or null if it shows none. */
+    countShown: number | null;
+  };
 }
 
 async function login(page: Page, job: ScreenshotJob): Promise<void> {
@@ -25,7 +44,56 @@ async function login(page: Page, job: ScreenshotJob): Promise<void> {
   await user.waitFor({ state: "detached", timeout: 30_000 });
 }
 
-export async function takeScreenshots(job: ScreenshotJob): Promise<string[]> {
+/** How many pixels of the page lie below the viewport: the window's own scroll, or that of a box inside it. */
+async function hiddenBelow(page: Page): Promise<number> {
+  return page.evaluate(() => {
+    let hidden = Math.max(0, document.documentElement.scrollHeight - window.innerHeight);
+    for (const el of Array.from(document.querySelectorAll<HTMLElement>("*"))) {
+      const { overflowY } = getComputedStyle(el);
+      if (overflowY === "auto" || overflowY === "scroll") hidden = Math.max(hidden, el.scrollHeight - el.clientHeight);
+    }
+    return hidden;
+  });
+}
+
+/**
+ * Grows the viewport until nothing scrolls any more. Airflow's UI scrolls a box inside a window-high layout,
+ * so a "full page" screenshot alone stops at the window's height and cuts the DAG list off.
+ */
+async function fitViewportToPage(page: Page): Promise<number> {
+  let height = VIEWPORT.height;
+  let hidden = await hiddenBelow(page);
+  while (hidden > 0 && height < MAX_HEIGHT) {
+    const taller = Math.min(MAX_HEIGHT, height + hidden);
+    await page.setViewportSize({ width: VIEWPORT.width, height: taller });
+    await page.waitForLoadState("networkidle");
+    const now = await hiddenBelow(page);
+    if (now >= hidden) {
+      // What still scrolls does not grow with the window (a box of fixed height): growing it more is no use.
+      await page.setViewportSize({ width: VIEWPORT.width, height });
+      break;
+    }
+    [height, hidden] = [taller, now];
+  }
+  return height;
+}
+
+/** The DAG ids whose name links (`/dags/<id>`) lie wholly inside the viewport. */
+async function dagLinksInView(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const ids: string[] = [];
+    for (const a of Array.from(document.querySelectorAll<HTMLAnchorElement>("a[href]"))) {
+      const m = /^\/dags\/([^/?#]+)$/.exec(a.getAttribute("href") ?? "");
+      const box = a.getBoundingClientRect();
+      const inView = box.width > 0 && box.height > 0 && box.top >= 0 && box.left >= 0 &&
+        box.bottom <= window.innerHeight && box.right <= window.innerWidth;
+      if (m && inView) ids.push(decodeURIComponent(m[1] as string));
+    }
+    return [...new Set(ids)];
+  });
+}
+
+export async function takeScreenshots(job: ScreenshotJob): Promise<Screenshots> {
   await mkdir(job.outDir, { recursive: true });
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -33,15 +101,26 @@ export async function takeScreenshots(job: ScreenshotJob): Promise<string[]> {
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
       "--disable-component-update", "--disable-sync"],
   });
-  const saved: string[] = [];
+  const files: string[] = [];
   try {
-    const page = await browser.newPage({ viewport: { width: 1440, height: 720 } });
+    const page = await browser.newPage({ viewport: VIEWPORT });
     await login(page, job);
     await page.goto(`${job.url}/dags`, { waitUntil: "networkidle" });
-    for (const { dagId } of job.dags) await page.getByText(dagId, { exact: true }).first().waitFor({ timeout: 60_000 });
+    for (const { dagId } of job.dags) {
+      await page.locator(`a[href="/dags/${encodeURIComponent(dagId)}"]`).first().waitFor({ timeout: 60_000 });
+    }
+    // As tall as the list, however many DAGs it holds.
+    const height = await fitViewportToPage(page);
     const list = join(job.outDir, "dag-list.png");
     await page.screenshot({ path: list, fullPage: true });
-    saved.push(list);
+    files.push(list);
+    const COUNT = /^\s*(\d+)\s+dags?\s*$/i;
+    const countText = await page.getByText(COUNT).first().textContent({ timeout: 5000 }).catch(() => null);
+    const count = COUNT.exec(countText ?? "");
+    const dagList = { file: list, height, visible: await dagLinksInView(page), countShown: count ? Number(count[1]) : null };
+
+    // The graphs at the README's size.
+    await page.setViewportSize(VIEWPORT);
     for (const { dagId, runId } of job.dags) {
       const path = runId ? `/dags/${dagId}/runs/${encodeURIComponent(runId)}` : `/dags/${dagId}`;
       await page.goto(`${job.url}${path}`, { waitUntil: "networkidle" });
@@ -52,10 +131,10 @@ export async function takeScreenshots(job: ScreenshotJob): Promise<string[]> {
       await page.waitForLoadState("networkidle");
       const file = join(job.outDir, `graph-${dagId}.png`);
       await page.screenshot({ path: file });
-      saved.push(file);
+      files.push(file);
     }
+    return { files, dagList };
   } finally {
     await browser.close();
   }
-  return saved;
 }

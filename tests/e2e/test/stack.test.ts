@@ -1,14 +1,22 @@
 // The main job as a user runs it: `make up`'s compose stack, with a fixed week so the outcome is known.
 // The scheduler runs everything by itself (catchup over the window); the test only watches, through the
-// Airflow REST API and MLflow's, then checks the files and takes the UI screenshots for the README.
+// Airflow REST API and MLflow's, then checks the files and takes the UI screenshots (the README's, under
+// `make screenshots`).
 import { expect } from "chai";
 import { execa } from "execa";
 import { randomBytes } from "node:crypto";
-import { readdir, readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, join, resolve } from "node:path";
 import { Airflow, type DagRun } from "./airflow.ts";
-import { takeScreenshots } from "./screenshots.ts";
+import { readPng } from "./png.ts";
+import { takeScreenshots, VIEWPORT } from "./screenshots.ts";
 import { printLogs, ROOT, startStack, type Stack } from "./stack.ts";
+
+// Where the screenshots go: SCREENSHOT_DIR if set (`make screenshots` sets docs/screenshots; a relative path is
+// taken from the checkout's root), else a temporary folder, removed once they passed the checks. `make test`
+// writes nothing into the checkout.
+const SCREENSHOT_DIR = process.env.SCREENSHOT_DIR ? resolve(ROOT, process.env.SCREENSHOT_DIR) : "";
 
 const WEEK = ["2026-11-02", "2026-11-03", "2026-11-04", "2026-11-05", "2026-11-06", "2026-11-07", "2026-11-08"];
 // @weekly fires on Sundays: the one training run of the week is on its last day.
@@ -158,7 +166,8 @@ describe("the compose stack runs a week by itself", function () {
       const manifest = JSON.parse((await lines(`predictions/${ds}/manifest.json`)).join("\n"));
       // Nobody set model_ref: predict used the registry's production model, trained on the week's last day.
       expect(manifest).to.include({ model_ref: `models:/${MODEL}@production`, model_ds: TRAIN_DS });
-      expect(manifest.model_version).to.equal("1");
+      // The sensor resolved the alias once: predict scored exactly that version.
+      expect(manifest).to.include({ model: `models:/${MODEL}/1`, model_version: "1" });
     }
     expect(await readdir(join(stack.dataDir, `models/${TRAIN_DS}`))).to.include.members([
       "manifest.json",
@@ -208,7 +217,7 @@ describe("the compose stack runs a week by itself", function () {
       }, 10 * 60_000);
     const train = await airflow.triggerRun("train_model", `${ds}T12:00:00+00:00`, {
       days: WEEK.length - 1,
-      model: "logreg",
+      family: "logreg",
       epochs: 1,
       learning_rate: 0.00001,
     });
@@ -273,19 +282,54 @@ describe("the compose stack runs a week by itself", function () {
     expect(mail.html).to.include("<td>promote_model</td>").and.to.include(`<td>${FAILING_DS}</td>`).and.to.include("<td>3 of 3</td>");
     expect(mail.html).to.include(`<a href="${logUrl}">`);
 
-    // The README's screenshot of promote_model shows its plain graph, not this run.
+    // The README's screenshot of promote_model shows its plain graph, not this run. The scheduler marks the run
+    // failed a moment after its task (the alert may come first), and a running run cannot be deleted.
+    await airflow.waitFor(`promote_model ${run.dag_run_id} to be marked failed`, async () => {
+      const [now] = (await airflow.dagRuns("promote_model")).filter((r) => r.dag_run_id === run.dag_run_id);
+      return now?.state === "failed" ? now : undefined;
+    }, 2 * 60_000, 1000);
     await airflow.call("DELETE", `/dags/promote_model/dagRuns/${encodeURIComponent(run.dag_run_id)}`);
   });
 
-  it("takes the screenshots of the DAG list and of each DAG's graph", async function () {
+  it("takes the screenshots of the DAG list, which shows every DAG, and of each DAG's graph", async function () {
     this.timeout(5 * 60_000);
-    const saved = await takeScreenshots({
-      url: stack.airflowUrl,
-      user: stack.env.AIRFLOW_ADMIN_USER ?? "admin",
-      password: stack.env.AIRFLOW_ADMIN_PASSWORD ?? "",
-      dags: [...Object.keys(expected), "promote_model"].map((dagId) => ({ dagId, runId: lastRun[dagId] })),
-      outDir: join(ROOT, "docs/screenshots"),
-    });
-    expect(saved).to.have.length(2 + Object.keys(expected).length);
+    // Every DAG the DAG folder defines, as the REST API sees them: with no import error, none is missing.
+    const { import_errors } = await airflow.call<{ import_errors: unknown[] }>("GET", "/importErrors");
+    expect(import_errors, "import errors of the DAG folder").to.deep.equal([]);
+    const dagIds = await airflow.dagIds();
+    expect(dagIds).to.include.members([...Object.keys(expected), "promote_model"]);
+
+    const outDir = SCREENSHOT_DIR || (await mkdtemp(join(tmpdir(), "aml-e2e-screenshots-")));
+    let checked = false;
+    try {
+      const started = Date.now();
+      const shots = await takeScreenshots({
+        url: stack.airflowUrl,
+        user: stack.env.AIRFLOW_ADMIN_USER ?? "admin",
+        password: stack.env.AIRFLOW_ADMIN_PASSWORD ?? "",
+        dags: dagIds.map((dagId) => ({ dagId, runId: lastRun[dagId] })),
+        outDir,
+      });
+      expect(shots.files.map((f) => basename(f))).to.deep.equal(["dag-list.png", ...dagIds.map((id) => `graph-${id}.png`)]);
+      // The list's picture holds every DAG whole, however many there are (the viewport grows to fit them).
+      expect([...shots.dagList.visible].sort(), "DAGs wholly inside dag-list.png").to.deep.equal([...dagIds].sort());
+      expect(shots.dagList.countShown, "the DAG count the list shows").to.equal(dagIds.length);
+      for (const file of shots.files) {
+        // A real picture of this run: a whole PNG (every chunk's CRC, the pixels decoded), of the expected size,
+        // written now, and not blank.
+        expect((await stat(file)).mtimeMs, `${file} written by this run`).to.be.at.least(started - 1000);
+        const png = await readPng(file);
+        const height = file === shots.dagList.file ? shots.dagList.height : VIEWPORT.height;
+        expect({ width: png.width, height: png.height }, file).to.deep.equal({ width: VIEWPORT.width, height });
+        expect(png.bytes, `${file} bytes`).to.be.at.least(10_000);
+        expect(png.colours, `${file} colours`).to.be.at.least(256);
+        expect(png.dominantShare, `${file}: share of its most common colour`).to.be.at.most(0.95);
+      }
+      checked = true;
+    } finally {
+      if (SCREENSHOT_DIR) console.log(`      screenshots in ${outDir}`);
+      else if (checked) await rm(outDir, { recursive: true, force: true });
+      else console.error(`      screenshots kept in ${outDir}`);
+    }
   });
 });
