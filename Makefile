@@ -47,7 +47,8 @@ libraries = $(strip $(shell sed -n '/^  "dependencies": {/,/^  }/s/^    "\([^"]*
 
 .PHONY: $(addprefix build-,$(STAGES))
 $(addprefix build-,$(STAGES)): build-%: build-bases
-	docker build -q -f images/$*/Dockerfile --build-arg NODE_BUILD=$(NODE_BUILD) --build-arg NODE_RUNTIME=$(NODE_RUNTIME) \
+	docker build -q -f images/$*/Dockerfile --build-arg STAGE=$* \
+	  --build-arg NODE_BUILD=$(NODE_BUILD) --build-arg NODE_RUNTIME=$(NODE_RUNTIME) \
 	  --build-arg YOUNG_GENERATION_MB=$(or $(YOUNG_GENERATION_MB_$*),64) \
 	  --build-arg VERSION=$(VERSION) --build-arg GIT_SHA=$(GIT_SHA) --build-arg LIBRARIES="$(call libraries,$*)" \
 	  -t $(IMAGE_PREFIX)/$*:$(VERSION) .
