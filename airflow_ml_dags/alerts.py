@@ -23,7 +23,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from airflow.sdk import BaseNotifier
@@ -37,6 +37,19 @@ MAX_ERROR_CHARS = 500
 
 class AlertNotDelivered(Exception):
     """A channel did not take the alert; the message names the channel and why (never a webhook's secret)."""
+
+
+class Message(Protocol):
+    """What a channel sends: a subject line, a plain text and an HTML body (escaped where it quotes a task)."""
+
+    @property
+    def subject(self) -> str: ...
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def html(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -206,7 +219,7 @@ class FailureAlert(BaseNotifier):
         webhook = public_address(self.webhook_url) if self.webhook_url else None
         return f"FailureAlert(webhook={webhook!r}, email_to={self.email_to!r})"
 
-    def _channels(self, alert: Alert, context: Any) -> dict[str, Callable[[], None]]:
+    def _channels(self, alert: Message, context: Any) -> dict[str, Callable[[], None]]:
         channels: dict[str, Callable[[], None]] = {}
         if self.webhook_url:
             url = self.webhook_url
@@ -215,7 +228,7 @@ class FailureAlert(BaseNotifier):
             channels[f"e-mail to {', '.join(self.email_to)}"] = lambda: self._send_email(alert, context)
         return channels
 
-    def _send_email(self, alert: Alert, context: Any) -> None:
+    def _send_email(self, alert: Message, context: Any) -> None:
         # Imported here: DAG files import this module at every parse, and only a failure needs SMTP.
         from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 
@@ -231,14 +244,14 @@ class FailureAlert(BaseNotifier):
 
     def notify(self, context: Any) -> None:
         alert = alert_from_context(context)
+        self.send(alert, context, what="failure alert", about=f"{alert.dag_id}.{alert.task_id} ({alert.ds})")
+
+    def send(self, alert: Message, context: Any, *, what: str, about: str) -> None:
+        """Sends ``alert`` on every channel, ``what`` and ``about`` naming it in the log (the monitor's alarms go
+        out this way too); raises AlertNotDelivered naming each channel that failed."""
         channels = self._channels(alert, context)
         if not channels:
-            self.log.warning(
-                "No failure alert sent for %s.%s (%s): set ALERT_WEBHOOK_URL or ALERT_EMAIL_TO to get one",
-                alert.dag_id,
-                alert.task_id,
-                alert.ds,
-            )
+            self.log.warning("No %s sent for %s: set ALERT_WEBHOOK_URL or ALERT_EMAIL_TO to get one", what, about)
             return
         failed = []
         for name, send in channels.items():
@@ -247,9 +260,9 @@ class FailureAlert(BaseNotifier):
             except Exception as err:  # noqa: BLE001 - every channel gets its chance; all failures are raised below
                 failed.append(f"{name}: {err}")
             else:
-                self.log.info("Failure alert sent by %s", name)
+                self.log.info("%s sent by %s", what.capitalize(), name)
         if failed:
-            raise AlertNotDelivered("failure alert not delivered by " + "; ".join(failed))
+            raise AlertNotDelivered(f"{what} not delivered by " + "; ".join(failed))
 
 
 def failure_alert(settings: Settings) -> FailureAlert:

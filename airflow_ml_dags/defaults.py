@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from airflow.sdk import CronTriggerTimetable
+from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable
 
 from airflow_ml_dags.alerts import failure_alert
 from airflow_ml_dags.settings import Settings, load_settings
@@ -56,11 +56,13 @@ def schedule(cron: str) -> CronTriggerTimetable:
     return CronTriggerTimetable(cron, timezone="UTC")
 
 
-def dag_args(cron: str, settings: Settings | None = None) -> dict[str, Any]:
-    """Arguments of every DAG: catchup over the last days, one run at a time so days go in order."""
+def dag_args(cron: str, settings: Settings | None = None, *, or_assets: list[Any] | None = None) -> dict[str, Any]:
+    """Arguments of every DAG: catchup over the last days, one run at a time so days go in order; with
+    ``or_assets``, an event of any of them starts a run too (Airflow's AssetOrTimeSchedule)."""
     settings = settings or load_settings()
+    timetable = schedule(cron)
     return {
-        "schedule": schedule(cron),
+        "schedule": AssetOrTimeSchedule(timetable=timetable, assets=or_assets) if or_assets else timetable,
         "start_date": start_date(settings),
         "end_date": end_date(settings),
         "catchup": True,

@@ -48,7 +48,7 @@ def data_folder(fs_conn_id: str) -> str:
 class RawDataSensor(BaseSensorOperator):
     """Waits until the layout's ``keys`` (``raw_data``, ``raw_target``) exist for each of the last ``days`` days."""
 
-    template_fields: Sequence[str] = ("days", "fs_conn_id")
+    template_fields: Sequence[str] = ("ds", "days", "fs_conn_id")
     ui_color = "#91818a"
 
     def __init__(
@@ -56,10 +56,13 @@ class RawDataSensor(BaseSensorOperator):
         *,
         keys: Sequence[str],
         days: int | str = 1,
+        ds: str | None = None,
         fs_conn_id: str = "fs_default",
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
+        # The run date, templated, when it is not the logical date (a run an Asset event started has none).
+        self.ds = ds
         unknown = [k for k in keys if k not in contract.LAYOUT]
         if not keys or unknown:
             raise ValueError(f"keys: expected names of the contract's layout, got {list(keys)!r}")
@@ -76,7 +79,7 @@ class RawDataSensor(BaseSensorOperator):
 
     def poke(self, context: Context) -> bool:
         base = data_folder(self.fs_conn_id)
-        missing = [f for f in self.expected_files(context["ds"]) if not os.path.isfile(os.path.join(base, f))]
+        missing = [f for f in self.expected_files(self.ds or context["ds"]) if not os.path.isfile(os.path.join(base, f))]
         if missing:
             self.log.info("Waiting under %s for %s", base, ", ".join(missing))
             return False
@@ -205,7 +208,7 @@ def _json_object(path: str) -> dict[str, Any]:
     return value
 
 
-def wait_for_raw_data(
+def wait_for_files(
     task_id: str,
     keys: Sequence[str],
     days: int | str = 1,
@@ -213,7 +216,8 @@ def wait_for_raw_data(
     settings: Settings | None = None,
     **kwargs,
 ) -> RawDataSensor:
-    """The sensor in reschedule mode, so a waiting sensor holds no worker slot between pokes."""
+    """The file sensor in reschedule mode, so a waiting sensor holds no worker slot between pokes: the layout's
+    ``keys`` (the day's raw files, its predictions) for each day of the window."""
     settings = settings or load_settings()
     return RawDataSensor(
         task_id=task_id,
@@ -224,6 +228,10 @@ def wait_for_raw_data(
         timeout=settings.sensor_timeout,
         **kwargs,
     )
+
+
+# The raw files of the window (what prepare reads) or of the day (what predict reads).
+wait_for_raw_data = wait_for_files
 
 
 def wait_for_model(

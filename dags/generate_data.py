@@ -2,7 +2,9 @@
 
 from airflow.sdk import DAG, Param
 
+from airflow_ml_dags.contract import cli_args, params
 from airflow_ml_dags.defaults import dag_args
+from airflow_ml_dags.monitoring import RAW_DATA
 from airflow_ml_dags.operators import stage_task
 from airflow_ml_dags.settings import load_settings
 
@@ -18,8 +20,15 @@ with DAG(
             type="integer",
             minimum=1,
             description="rows to generate for the day (GENERATE_ROWS)",
-        )
+        ),
+        **params("drift"),
     },
     **dag_args("@daily", settings),
 ) as dag:
-    stage_task("generate", "generate", ["--ds", "{{ ds }}", "--rows", "{{ params.rows }}"], settings=settings)
+    stage_task(
+        "generate",
+        "generate",
+        ["--ds", "{{ ds }}", "--rows", "{{ params.rows }}", *cli_args("drift")],
+        settings=settings,
+        outlets=[RAW_DATA],
+    )

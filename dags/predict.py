@@ -13,6 +13,7 @@ from airflow.sdk import DAG
 from airflow_ml_dags.contract import cli_args, params
 from airflow_ml_dags.defaults import dag_args
 from airflow_ml_dags.model_refs import MODEL_REF_TEMPLATE, macros, resolved_template
+from airflow_ml_dags.monitoring import PREDICTIONS
 from airflow_ml_dags.operators import stage_task
 from airflow_ml_dags.sensors import wait_for_model, wait_for_raw_data
 from airflow_ml_dags.settings import load_settings
@@ -34,4 +35,6 @@ with DAG(
     [
         wait_for_raw_data("wait_for_raw_data", keys=("raw_data",), settings=settings),
         wait_for_model("wait_for_model", MODEL_REF_TEMPLATE, settings=settings),
-    ] >> stage_task("predict", "predict", ["--ds", "{{ ds }}", *model, *cli_args("scoring")], settings=settings)
+    ] >> stage_task(
+        "predict", "predict", ["--ds", "{{ ds }}", *model, *cli_args("scoring")], settings=settings, outlets=[PREDICTIONS]
+    )

@@ -21,7 +21,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 DAGS_FOLDER = REPO / "dags"
-STAGES = ("generate", "prepare", "train", "validate", "predict")
+STAGES = ("generate", "prepare", "train", "validate", "predict", "monitor")
 
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="airflow-ml-dags-home-"))
 # One data folder for the session, made before any DAG is parsed: DAG files read HOST_DATA_DIR at parse time.

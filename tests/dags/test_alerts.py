@@ -419,7 +419,7 @@ def test_an_email_channel_without_its_connection_says_which_connection(monkeypat
 def test_every_task_of_every_dag_alerts_on_failure_and_the_secret_stays_out_of_the_stored_dag(alerting, webhook):
     from airflow.serialization.serialized_objects import DagSerialization
 
-    assert set(alerting) == {"generate_data", "train_model", "predict", "promote_model"}
+    assert set(alerting) == {"generate_data", "train_model", "predict", "promote_model", "monitor"}
     for dag in alerting.values():
         for task in dag.tasks:
             callbacks = task.on_failure_callback

@@ -40,6 +40,8 @@ export interface ContractOption {
   exclusiveMinimum?: number;
   enum?: string[];
   enum_from?: "gate_metrics";
+  /** A string option's values: a regular expression (JSON Schema's `pattern`) the whole value must match. */
+  pattern?: string;
   families?: string[];
 }
 
@@ -109,6 +111,20 @@ export function choiceOption<T extends string = string>(name: OptionName, raw: s
   const choices = contractOption(name).enum ?? [];
   if (!choices.includes(raw)) throw new UsageError(`--${cliName(name)}: expected one of ${choices.join(", ")}, got "${raw}"`);
   return raw as T;
+}
+
+/**
+ * A string contract option read from its command-line text: one of its choices when it has an enum, else a text
+ * its `pattern` accepts (the empty text too, when the pattern does); anything else is a UsageError naming the option.
+ */
+export function stringOption(name: OptionName, raw: string): string {
+  const o = contractOption(name);
+  if (o.type !== "string") throw new Error(`${name} is a ${o.type} option, not a string`);
+  if (o.enum) return choiceOption(name, raw);
+  if (o.pattern !== undefined && !new RegExp(o.pattern, "u").test(raw)) {
+    throw new UsageError(`--${cliName(name)}: expected a value matching ${o.pattern}, got "${raw}"`);
+  }
+  return raw;
 }
 
 const REF = pipeline.model_ref;

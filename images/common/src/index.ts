@@ -6,6 +6,7 @@ export * from "./errors.ts";
 export * from "./log.ts";
 export * from "./mlflow.ts";
 export * from "./paths.ts";
+export * from "./profile.ts";
 export * from "./random.ts";
 export * from "./schema.ts";
 export * from "./tracking.ts";

@@ -18,6 +18,7 @@ import {
   optionProblem,
   parseModelUri,
   stageOptions,
+  stringOption,
   type OptionName,
 } from "../src/index.ts";
 
@@ -74,6 +75,35 @@ describe("the pipeline contract, as the images read it", () => {
     expect(contractOption("gate_metric").enum).to.deep.equal(Object.keys(onDisk.gate_metrics));
     expect(GATE_METRICS.filter(lowerIsBetter)).to.deep.equal(["log_loss"]);
     expect(() => choiceOption("gate_metric", "auc")).to.throw(UsageError, /--gate-metric: expected one of roc_auc, /);
+  });
+
+  describe("string options: the contract's pattern or choices decide", () => {
+    const strings = (Object.keys(onDisk.options) as (keyof typeof onDisk.options)[])
+      .flatMap((g) => groupOptions(g as never) as OptionName[])
+      .filter((n) => contractOption(n).type === "string");
+
+    it("every string option takes its default", () => {
+      expect(strings).to.include.members(["family", "gate_metric", "drift_from"]);
+      for (const name of strings) expect(stringOption(name, contractOption(name).default as string), name).to.equal(contractOption(name).default);
+    });
+
+    it("a pattern option takes what its pattern matches, the empty text included, and nothing else", () => {
+      expect(contractOption("drift_from").pattern).to.equal(onDisk.options.drift.drift_from.pattern);
+      expect(stringOption("drift_from", "")).to.equal("");
+      expect(stringOption("drift_from", "2026-11-20")).to.equal("2026-11-20");
+      for (const bad of ["2026-1-20", "20261120", "2026-11-20x", " 2026-11-20", "2026-11-20\n", "next week", "２０２６-11-20"]) {
+        expect(() => stringOption("drift_from", bad), bad).to.throw(
+          UsageError,
+          `--drift-from: expected a value matching ^([0-9]{4}-[0-9]{2}-[0-9]{2})?$, got "${bad}"`,
+        );
+      }
+    });
+
+    it("a choice option takes its choices, as choiceOption does; a numeric option is no string option", () => {
+      expect(stringOption("family", "tree")).to.equal("tree");
+      expect(() => stringOption("gate_metric", "auc")).to.throw(UsageError, /--gate-metric: expected one of roc_auc, /);
+      expect(() => stringOption("drift_size", "1")).to.throw(/drift_size is a number option, not a string/);
+    });
   });
 
   describe("bounds: every numeric option takes its default and its bounds, and refuses just beyond them", () => {

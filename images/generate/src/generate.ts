@@ -6,6 +6,18 @@ export interface GenerateOptions {
   features?: readonly string[];
   /** Share of feature cells left empty, to exercise the missing-value path downstream. */
   missingRate: number;
+  /** A sudden shift of the world from a date on (the contract's `drift` options); none when unset. */
+  drift?: SuddenDrift;
+}
+
+/**
+ * `--drift-from` / `--drift-size`: from the run date `from` on (that day included), the world the data comes from
+ * changes at once and stays changed: see suddenShift. `from` empty means never.
+ */
+export interface SuddenDrift {
+  from: string;
+  /** Standard deviations the informative features' means move by; 0 leaves the world as it was. */
+  size: number;
 }
 
 export interface Generated {
@@ -48,6 +60,40 @@ export function weights(features: number): number[] {
   return w;
 }
 
+/** Whether `ds` lies in the shifted world: on or after a set `from`, with a shift of some size. */
+export const isShifted = (ds: string, drift: SuddenDrift | undefined): drift is SuddenDrift =>
+  drift !== undefined && drift.from !== "" && drift.size > 0 && ds >= drift.from;
+
+/**
+ * The world after a sudden shift of `size` standard deviations (the features are unit normals around their
+ * means). Two things change at once, as when the population a model serves changes under it:
+ * - data drift: every informative feature's mean moves up by `size` (its PSI against a day before is about
+ *   0.2 to 0.3 at a size of 0.5, about 0.5 at 0.75, about 2 at the default 1.5);
+ * - concept drift, whatever the size: every second informative feature (those of negative weight) turns its
+ *   sign, so a model trained before ranks the new rows barely better than chance (ROC AUC from about 0.88 to
+ *   about 0.55; test/generate.test.ts measures it).
+ * The intercept takes back what the moved means add to the logit under the new weights, so the class balance
+ * stays about where the slow cycle has it: the labels alone do not give the shift away.
+ */
+export function suddenShift(
+  w: readonly number[],
+  means: readonly number[],
+  intercept: number,
+  size: number,
+): { weights: number[]; means: number[]; intercept: number } {
+  const weights = [...w];
+  const moved = [...means];
+  let k = 0;
+  let logitMove = 0;
+  for (let j = 0; j < w.length; j++) {
+    if (w[j] === 0) continue;
+    if (k++ % 2 === 1) weights[j] = -(w[j] as number);
+    moved[j] = (means[j] as number) + size;
+    logitMove += (weights[j] as number) * size;
+  }
+  return { weights, means: moved, intercept: intercept - logitMove };
+}
+
 /** Where the drifting world stands on a day: the feature means and the logit's intercept. */
 export function driftAt(ds: string, features: number): { means: number[]; intercept: number } {
   const t = dayNumber(ds) - dayNumber(EPOCH);
@@ -78,8 +124,11 @@ export async function generate(
   const names = opts.features ?? FEATURES;
   const features = names.length;
   const r: Rng = rng(`generate/${ds}/${rows}/${features}/${missingRate}`);
-  const w = weights(features);
-  const { means, intercept } = driftAt(ds, features);
+  // Before a sudden shift (or without one) the world is the slow cycle's alone, drawn as it always was.
+  const slow = { weights: weights(features), ...driftAt(ds, features) };
+  const { weights: w, means, intercept } = isShifted(ds, opts.drift)
+    ? suddenShift(slow.weights, slow.means, slow.intercept, opts.drift.size)
+    : slow;
   const interaction = features > INTERACTION.b;
   // Lines are built directly: ids and numbers never need CSV quoting.
   await out.data(`${[ID, ...names].join(",")}\n`);

@@ -44,6 +44,12 @@ describe("generate CLI", () => {
     ["rows not a number", ["--ds", "2026-11-20", "--rows", "many"], '--rows: expected an integer, got "many"'],
     ["a missing rate above the range", ["--ds", "2026-11-20", "--missing-rate", "2"], "--missing-rate"],
     ["an unknown option", ["--ds", "2026-11-20", "--colour", "red"], "--colour"],
+    ["a --drift-from that is not a date", ["--ds", "2026-11-20", "--drift-from", "20.11.2026"],
+      '--drift-from: expected a value matching ^([0-9]{4}-[0-9]{2}-[0-9]{2})?$, got "20.11.2026"'],
+    ["an impossible --drift-from", ["--ds", "2026-11-20", "--drift-from", "2026-02-30"], '--drift-from: expected a date YYYY-MM-DD, got "2026-02-30"'],
+    ["a negative --drift-size", ["--ds", "2026-11-20", "--drift-size=-0.5"], "--drift-size: expected a number in [0, 10], got -0.5"],
+    ["a --drift-size above the range", ["--ds", "2026-11-20", "--drift-size", "11"], "--drift-size: expected a number in [0, 10], got 11"],
+    ["a --drift-size not a number", ["--ds", "2026-11-20", "--drift-size", "big"], '--drift-size: expected a number, got "big"'],
   ] as const) {
     it(`exits 2 with one error line and writes nothing on ${label}`, () =>
       withTmp(async (dir) => {
@@ -55,6 +61,25 @@ describe("generate CLI", () => {
         expect(await readdir(dir)).to.deep.equal([]);
       }));
   }
+
+  it("takes the DAG's drift options: an empty --drift-from never shifts; a day before it keeps its bytes, the day itself shifts", () =>
+    withTmp(async (dir) => {
+      const gen = (ds: string, ...drift: string[]) => {
+        const r = runGenerate("--ds", ds, "--rows", "50", "--data-dir", dir, ...drift);
+        expect(r.code, r.stderr.join("\n")).to.equal(0);
+        return JSON.parse(r.stdout[0] as string);
+      };
+      const read = (ds: string) => readFile(join(dir, `raw/${ds}/data.csv`), "utf8");
+      const plain = { before: "", day: "" };
+      expect(gen("2026-11-19")).to.include({ shifted: false });
+      plain.before = await read("2026-11-19");
+      expect(gen("2026-11-20", "--drift-from", "", "--drift-size", "1.5")).to.include({ shifted: false });
+      plain.day = await read("2026-11-20");
+      expect(gen("2026-11-19", "--drift-from", "2026-11-20", "--drift-size", "1.5")).to.include({ shifted: false });
+      expect(await read("2026-11-19")).to.equal(plain.before);
+      expect(gen("2026-11-20", "--drift-from", "2026-11-20")).to.include({ shifted: true });
+      expect(await read("2026-11-20")).to.not.equal(plain.day);
+    }));
 
   it("exits 1 with one line naming the folder when the output folder cannot be created, and writes nothing", () =>
     withTmp(async (dir) => {
@@ -72,7 +97,7 @@ describe("generate CLI", () => {
   it("prints help with every option", () => {
     const r = runGenerate("--help");
     expect(r.code).to.equal(0);
-    for (const opt of ["--ds", "--rows", "--missing-rate", "--data-dir"]) expect(r.stdout.join("\n")).to.contain(opt);
+    for (const opt of ["--ds", "--rows", "--missing-rate", "--drift-from", "--drift-size", "--data-dir"]) expect(r.stdout.join("\n")).to.contain(opt);
   });
   it("stopped by SIGTERM while writing, exits 143 with one error line and leaves no folder behind", () =>
     withTmp(async (dir) => {

@@ -1,4 +1,5 @@
 import { fileURLToPath } from "node:url";
+import { profileColumn } from "@airflow-ml-dags/common";
 import { runMain, withTmp } from "../../common/test/helpers.ts";
 
 export const main = fileURLToPath(new URL("../src/main.ts", import.meta.url));
@@ -51,4 +52,24 @@ export function rocAuc(scores: number[], labels: number[]): number {
   });
   const neg = labels.length - pos;
   return (rankSum - (pos * (pos + 1)) / 2) / (pos * neg);
+}
+
+/**
+ * Population stability index of `day` against `train`, as the monitor computes it: 10 bins on the deciles of
+ * `train` (numpy's linear quantiles), shares clipped to 1e-4 on both sides.
+ */
+export function psi(train: number[], day: number[]): number {
+  const q = profileColumn(train).quantiles;
+  const edges = Array.from({ length: 9 }, (_, i) => q[10 * (i + 1)] as number);
+  const shares = (xs: number[]) => {
+    const counts = new Array<number>(10).fill(0);
+    for (const x of xs) {
+      let b = 0;
+      while (b < 9 && x > (edges[b] as number)) b++;
+      counts[b] = (counts[b] as number) + 1;
+    }
+    return counts.map((c) => Math.max(c / xs.length, 1e-4));
+  };
+  const expected = shares(train);
+  return shares(day).reduce((sum, a, i) => sum + (a - (expected[i] as number)) * Math.log(a / (expected[i] as number)), 0);
 }

@@ -1,14 +1,17 @@
 import { readFile, stat, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import {
+  CONTRACT,
   InputError,
   MLMODEL_FILE,
   MODEL_ARTIFACT_PATH,
   mlmodelText,
+  profileJson,
   readText,
   replaceDirAtomic,
   rowCount,
+  type DataProfile,
   type Frame,
   type Logger,
 } from "@airflow-ml-dags/common";
@@ -29,6 +32,11 @@ import { fitTree, loadTree, scoreTree, TREE_JSON, treeToJson, type DecisionTreeC
 
 export const PREPROCESS_JSON = "preprocess.json";
 export const MANIFEST_JSON = "manifest.json";
+/**
+ * The training rows' distribution profile (the contract's `model_profile`), which the monitor compares each day's
+ * data with. The loader does not read it: it travels with the model, to MLflow and back.
+ */
+export const PROFILE_JSON = basename(CONTRACT.layout.model_profile);
 /** MLflow's description of the folder, written when the folder is logged to MLflow (`SaveOptions.mlmodel`). */
 export const MLMODEL = MLMODEL_FILE;
 
@@ -198,7 +206,7 @@ function mlmodel(trained: TrainedModel, files: { name: string; data: string | Ui
   return mlmodelText({
     flavor: {
       family: trained.family,
-      files: files.filter((f) => f.name !== MANIFEST_JSON).map((f) => f.name),
+      files: files.filter((f) => f.name !== MANIFEST_JSON && f.name !== PROFILE_JSON).map((f) => f.name),
       manifest: MANIFEST_JSON,
       loader: "@airflow-ml-dags/model loadModel",
     },
@@ -211,18 +219,26 @@ function mlmodel(trained: TrainedModel, files: { name: string; data: string | Ui
 /**
  * Writes the model folder as a whole: built aside and swapped in, so a failed save leaves the previous
  * model (or none), never a half folder. No timestamps: one seed and one data set give the same bytes.
+ * With `info.profile` (train gives it: the training rows' raw values), the folder holds profile.json too.
  */
 export async function saveModel(
   dir: string,
   trained: TrainedModel,
-  info: { ds: string; dataSha256: string; run?: { runId: string; experimentId: string } },
+  info: { ds: string; dataSha256: string; run?: { runId: string; experimentId: string }; profile?: DataProfile },
   options: SaveOptions = {},
 ): Promise<{ manifest: Manifest; files: string[] }> {
   const modelFiles =
     trained.core.kind === "network"
       ? await networkFiles(trained.core.model)
       : [{ name: TREE_JSON, data: treeToJson(trained.core.tree) }];
-  const files = [...modelFiles.map((f) => f.name), PREPROCESS_JSON, MANIFEST_JSON, ...(options.mlmodel ? [MLMODEL] : [])];
+  const profileFile = info.profile ? [{ name: PROFILE_JSON, data: profileJson(info.profile) }] : [];
+  const files = [
+    ...modelFiles.map((f) => f.name),
+    PREPROCESS_JSON,
+    ...profileFile.map((f) => f.name),
+    MANIFEST_JSON,
+    ...(options.mlmodel ? [MLMODEL] : []),
+  ];
   const env = process.env;
   const manifest: Manifest = {
     ds: info.ds,
@@ -247,6 +263,7 @@ export async function saveModel(
   const all = [
     ...modelFiles,
     { name: PREPROCESS_JSON, data: preprocessToJson(trained.preprocess) },
+    ...profileFile,
     { name: MANIFEST_JSON, data: `${JSON.stringify(manifest, null, 2)}\n` },
   ];
   if (options.mlmodel) all.push({ name: MLMODEL, data: mlmodel(trained, all, info.run) });

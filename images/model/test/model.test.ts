@@ -1,12 +1,13 @@
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { expect } from "chai";
-import { InputError, UsageError } from "@airflow-ml-dags/common";
+import { InputError, profileFrame, UsageError } from "@airflow-ml-dags/common";
 import {
   FAMILIES,
   fitPreprocess,
   loadModel,
   MODEL_FILES,
+  PROFILE_JSON,
   saveModel,
   trainingSet,
   trainModel,
@@ -208,6 +209,39 @@ describe("saveModel / loadModel", () => {
       await cleanup();
     }
   });
+
+  it("writes the training profile as profile.json, listed in the manifest (not as a loader file of MLmodel), still loadable", async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      const modelDir = join(dir, "m");
+      const profile = profileFrame(train);
+      const mlp = await trainModel(train, quick("mlp"), memoryLogger());
+      const { files } = await saveModel(
+        modelDir,
+        mlp,
+        { ds: "2026-01-05", dataSha256: "a", profile, run: { runId: "0123abcd", experimentId: "7" } },
+        { mlmodel: true },
+      );
+      mlp.dispose();
+      expect(PROFILE_JSON).to.equal("profile.json");
+      expect(files).to.deep.equal(["model.json", "weights.bin", "preprocess.json", "profile.json", "manifest.json", "MLmodel"]);
+      const saved = await readAll(modelDir);
+      expect(Object.keys(saved)).to.deep.equal([...files].sort());
+      expect(JSON.parse(saved["manifest.json"]!.toString()).files).to.deep.equal(files);
+      expect(JSON.parse(saved["profile.json"]!.toString())).to.deep.equal(profile);
+      expect(profile.rows).to.equal(600);
+      expect(Object.keys(profile.features)).to.deep.equal(train.columns);
+      // The flavor lists what loadModel reads: the profile travels with the model but is no part of it.
+      const flavorFiles = /^ {4}files:\n((?: {4}- .*\n)+)/m.exec(saved.MLmodel!.toString())?.[1];
+      expect(flavorFiles?.trim().split("\n").map((l) => l.trim())).to.deep.equal(["- model.json", "- weights.bin", "- preprocess.json"]);
+      const loaded = await loadModel(modelDir);
+      expect(loaded.manifest.files).to.include("profile.json");
+      expect(Array.from(loaded.predictProba(test))).to.have.length(test.ids.length);
+      loaded.dispose();
+    } finally {
+      await cleanup();
+    }
+  });
 });
 
 describe("determinism", () => {
@@ -217,7 +251,7 @@ describe("determinism", () => {
       const out = [];
       for (const [i, hp] of [a, b].entries()) {
         const trained = await trainModel(train, hp, memoryLogger());
-        await saveModel(join(dir, `m${i}`), trained, { ds: "2026-01-05", dataSha256: "a" });
+        await saveModel(join(dir, `m${i}`), trained, { ds: "2026-01-05", dataSha256: "a", profile: profileFrame(train) });
         trained.dispose();
         out.push(await readAll(join(dir, `m${i}`)));
       }
@@ -230,6 +264,7 @@ describe("determinism", () => {
   for (const family of FAMILIES) {
     it(`${family}: one seed gives byte-identical files`, async () => {
       const [a, b] = await saveTwice(quick(family), quick(family));
+      expect(Object.keys(a)).to.include("profile.json");
       expect(Object.keys(a)).to.deep.equal(Object.keys(b));
       for (const name of Object.keys(a)) expect(a[name]!.equals(b[name]!), name).to.equal(true);
     });

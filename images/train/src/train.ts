@@ -10,11 +10,13 @@ import {
   experimentName,
   imageTags,
   parseDs,
+  profileFrame,
   readFrame,
   sha256Files,
   trackingClient,
   type Args,
   type Command,
+  type DataProfile,
   type Logger,
   type MetricInput,
   type MlflowClient,
@@ -73,19 +75,22 @@ export function trainParams(
 }
 
 /**
- * Reads the training rows and makes the model inputs and the run's params from them. The frame read stays
- * in here, so its ids are garbage before training starts; its numbers become the model inputs in place.
+ * Reads the training rows and makes the model inputs, their distribution profile and the run's params from
+ * them. The frame read stays in here, so its ids are garbage before training starts; its numbers become the
+ * model inputs in place, so the profile (of the raw values, before imputation and standardisation) is taken
+ * first, a column at a time through one scratch column.
  */
 async function readTrainingSet(
   path: string,
   hp: Hyperparams,
   ds: string,
-): Promise<{ set: TrainingSet; dataSha256: string; params: Record<string, ParamValue> }> {
+): Promise<{ set: TrainingSet; profile: DataProfile; dataSha256: string; params: Record<string, ParamValue> }> {
   const frame = await readFrame(path, { withTarget: true });
   const dataSha256 = await sha256Files([path]);
+  const profile = profileFrame(frame);
   const set = trainingSet(frame, { overwrite: true });
   const params = trainParams(hp, { ds, rows: frame.ids.length, positives: set.positives, dataSha256, ids: frame.ids });
-  return { set, dataSha256, params };
+  return { set, profile, dataSha256, params };
 }
 
 /**
@@ -111,7 +116,7 @@ export const trainCommand: Command = {
     const ds = parseDs(args.str("ds"));
     const hp = readHyperparams(args);
     const paths = dataPaths(args.str("data-dir"), ds);
-    const { set, dataSha256, params } = await readTrainingSet(paths.train, hp, ds);
+    const { set, profile, dataSha256, params } = await readTrainingSet(paths.train, hp, ds);
 
     // The run exists before training starts, so an unreachable server fails the task at once, not after
     // minutes of training, and with nothing written.
@@ -144,7 +149,7 @@ export const trainCommand: Command = {
         const { files } = await saveModel(
           paths.modelDir,
           trained,
-          { ds, dataSha256, ...(run ? { run } : {}) },
+          { ds, dataSha256, profile, ...(run ? { run } : {}) },
           {
             // With MLflow on, the folder gets MLflow's MLmodel file (the schema the UI shows for a version).
             mlmodel: tracked !== undefined,

@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { expect } from "chai";
-import { dataPaths } from "@airflow-ml-dags/common";
+import { dataPaths, profileFrame, readFrame, type DataProfile } from "@airflow-ml-dags/common";
 import { DEFAULT_HYPERPARAMS, loadModel, type Manifest } from "@airflow-ml-dags/model";
 import { dataDates, trainParams } from "../src/train.ts";
 import { closedPort, expectFailure, runStage, writeFrameCsv } from "../../model/test/cli.ts";
@@ -32,7 +32,7 @@ describe("train CLI", () => {
     expect(run.code, run.stderr).to.equal(0);
     expect(run.result).to.include({ status: "ok", stage: "train", ds: DS, family: "mlp", rows: 300, modelDir: paths.modelDir });
     expect(run.result.finalLoss).to.be.a("number");
-    const files = ["model.json", "weights.bin", "preprocess.json", "manifest.json"];
+    const files = ["model.json", "weights.bin", "preprocess.json", "profile.json", "manifest.json"];
     expect(run.result.files).to.have.members(files);
     expect(await readdir(paths.modelDir)).to.have.members(files);
     expect(run.logs.filter((l) => l.msg === "epoch").map((l) => l.epoch)).to.deep.equal([1, 2, 3]);
@@ -42,6 +42,7 @@ describe("train CLI", () => {
     expect(manifest).to.include({ ds: DS, family: "mlp", rows: 300, dataSha256: sha });
     expect(manifest.hyperparams).to.include({ epochs: 3, learning_rate: 0.01, batch_size: 64, hidden: 32, seed: 42 });
     expect(manifest.history.finalLoss).to.equal(run.result.finalLoss);
+    expect(manifest.files).to.deep.equal(files);
     // Without MLFLOW_TRACKING_URI the stage says so once and records no run.
     expect(run.logs.filter((l) => /^MLflow off: MLFLOW_TRACKING_URI is not set/.test(l.msg))).to.have.length(1);
     expect(manifest).to.not.have.any.keys("runId", "experimentId");
@@ -55,12 +56,35 @@ describe("train CLI", () => {
   it("trains the tree and logistic regression with their options", async () => {
     const tree = await train(dataDir, "--family", "tree", "--max-depth", "4", "--min-samples", "10");
     expect(tree.code, tree.stderr).to.equal(0);
-    expect(await readdir(paths.modelDir)).to.have.members(["tree.json", "preprocess.json", "manifest.json"]);
+    expect(await readdir(paths.modelDir)).to.have.members(["tree.json", "preprocess.json", "profile.json", "manifest.json"]);
     const logreg = await train(dataDir, "--family", "logreg", "--epochs", "2", "--l2", "0.01", "--learning-rate", "0.05");
     expect(logreg.code, logreg.stderr).to.equal(0);
-    expect(await readdir(paths.modelDir)).to.have.members(["model.json", "weights.bin", "preprocess.json", "manifest.json"]);
+    expect(await readdir(paths.modelDir)).to.have.members(["model.json", "weights.bin", "preprocess.json", "profile.json", "manifest.json"]);
     const manifest = JSON.parse(await readFile(join(paths.modelDir, "manifest.json"), "utf8")) as Manifest;
     expect(manifest.hyperparams).to.include({ family: "logreg", epochs: 2, l2: 0.01, learning_rate: 0.05 });
+  });
+
+  it("writes the training rows' raw profile (before imputation and standardisation), the same bytes on a rerun", async () => {
+    const first = await train(dataDir, "--family", "tree");
+    expect(first.code, first.stderr).to.equal(0);
+    const path = join(paths.modelDir, "profile.json");
+    const bytes = await readFile(path);
+    const profile = JSON.parse(bytes.toString("utf8")) as DataProfile;
+    // The profile of train.csv as read, missing cells included: not of the imputed, standardised model inputs.
+    const read = await readFrame(paths.train, { withTarget: true });
+    expect(profile).to.deep.equal(profileFrame(read));
+    expect(profile).to.include({ version: 1, rows: 300 });
+    expect(Object.keys(profile.features)).to.deep.equal(frame.columns);
+    const f00 = profile.features.f00!;
+    expect(f00.count + f00.missing).to.equal(300);
+    expect(f00.missing).to.be.above(0);
+    expect(f00.quantiles).to.have.length(101);
+    const raw = Array.from({ length: 300 }, (_, i) => read.values[i * read.columns.length] as number).filter((v) => !Number.isNaN(v));
+    expect(f00.quantiles[0]).to.equal(Math.min(...raw));
+    expect(f00.quantiles[100]).to.equal(Math.max(...raw));
+    const again = await train(dataDir, "--family", "tree");
+    expect(again.code, again.stderr).to.equal(0);
+    expect((await readFile(path)).equals(bytes)).to.equal(true);
   });
 
   it("refuses bad hyperparameters with exit 2 and writes nothing", async () => {

@@ -11,14 +11,16 @@ import {
   dataPaths,
   numberOption,
   parseDs,
+  profileColumn,
   registeredModelName,
   trackingClient,
   underDataDir,
   writeFileAtomic,
+  type ColumnProfile,
 } from "@airflow-ml-dags/common";
 import { MANIFEST_JSON, loadModel } from "@airflow-ml-dags/model";
 import type { GateMetric } from "./gate.ts";
-import { computeMetrics, type Metrics } from "./metrics.ts";
+import { computeMetrics, type Metrics } from "@airflow-ml-dags/model/metrics";
 import { promoteVersion, registerAndGate, type RegistryRecord } from "./registry.ts";
 import { scoreFile } from "./score.ts";
 
@@ -57,10 +59,14 @@ export const validateCommand: Command = {
     let metrics: Metrics;
     // The gate scores the production version on exactly these rows: their targets are kept to check that.
     let targets: Uint8Array;
+    // The distribution of the candidate's probabilities on the validation rows: the monitor's baseline of
+    // prediction drift.
+    let scores: ColumnProfile;
     try {
       const scored = await scoreFile(model, paths.val);
       targets = scored.y;
       metrics = computeMetrics(scored.y, scored.p, threshold);
+      scores = profileColumn(scored.p);
     } finally {
       model.dispose();
     }
@@ -85,7 +91,7 @@ export const validateCommand: Command = {
       });
     }
 
-    const out = { ds: modelDs, family, val_ds: ds, ...metrics, registry };
+    const out = { ds: modelDs, family, val_ds: ds, ...metrics, registry, scores };
     const metricsPath = join(modelDir, METRICS_FILE);
     await writeFileAtomic(metricsPath, `${JSON.stringify(out, null, 2)}\n`);
     log.info("written", { outputs: [metricsPath], accuracy: metrics.accuracy, roc_auc: metrics.roc_auc });

@@ -3,7 +3,7 @@
  * than the current production version, on the same validation rows, by at least a margin.
  */
 import { GATE_METRICS, lowerIsBetter, type GateMetric } from "@airflow-ml-dags/common";
-import type { Metrics } from "./metrics.ts";
+import type { Metrics } from "@airflow-ml-dags/model/metrics";
 
 // The metrics and which way each is better are the contract's (contract/pipeline.json, gate_metrics).
 export { GATE_METRICS, lowerIsBetter, type GateMetric };

@@ -19,7 +19,7 @@ import {
 } from "@airflow-ml-dags/common";
 import { loadModel, type Manifest } from "@airflow-ml-dags/model";
 import { gateDecision, gateValue, type GateMetric, type GateOutcome } from "./gate.ts";
-import { computeMetrics, type Metrics } from "./metrics.ts";
+import { computeMetrics, type Metrics } from "@airflow-ml-dags/model/metrics";
 import { scoreFile } from "./score.ts";
 
 /** What metrics.json records under `registry`. */

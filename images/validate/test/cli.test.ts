@@ -1,10 +1,10 @@
 import { cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createLogger, dataPaths, readCsv, toFrame } from "@airflow-ml-dags/common";
+import { createLogger, dataPaths, profileColumn, readCsv, toFrame } from "@airflow-ml-dags/common";
 import { DEFAULT_HYPERPARAMS, loadModel, saveModel, trainModel, type Family } from "@airflow-ml-dags/model";
 import { expect } from "chai";
-import { computeMetrics } from "../src/metrics.ts";
+import { computeMetrics } from "@airflow-ml-dags/model/metrics";
 import { scoreFile } from "../src/score.ts";
 import { type Run, runValidate, syntheticFrame, writeFrameCsv } from "./helpers.ts";
 import { closedPort } from "../../model/test/cli.ts";
@@ -101,8 +101,23 @@ describe("validate CLI", function () {
     const prob = model.predictProba(frame);
     model.dispose();
     // Without MLflow, registry is null: the key is there, so every metrics.json has one shape.
-    const expected = { ds: MODEL_DS, family: "logreg", val_ds: DS, ...computeMetrics(frame.target as Uint8Array, prob, 0.5), registry: null };
+    const expected = {
+      ds: MODEL_DS,
+      family: "logreg",
+      val_ds: DS,
+      ...computeMetrics(frame.target as Uint8Array, prob, 0.5),
+      registry: null,
+      scores: profileColumn(prob),
+    };
     expect(written).to.deep.equal(expected);
+    // The scores' profile: every validation row's probability, from the smallest to the largest.
+    const sorted = [...prob].sort((a, b) => a - b);
+    expect(written.scores).to.include({ count: 120, missing: 0 });
+    expect(written.scores.quantiles).to.have.length(101);
+    expect(written.scores.quantiles[0]).to.equal(sorted[0]);
+    expect(written.scores.quantiles[100]).to.equal(sorted[119]);
+    // p = 0.5 sits at index 59.5: halfway between the 60th and 61st probabilities.
+    expect(written.scores.quantiles[50]).to.be.closeTo(((sorted[59] as number) + (sorted[60] as number)) / 2, 1e-15);
 
     // Independent of the metrics module: counts from the probabilities, and a model that learned something.
     let correct = 0;

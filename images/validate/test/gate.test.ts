@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import type { Manifest } from "@airflow-ml-dags/model";
 import { gateDecision, GATE_METRICS, gateValue, lowerIsBetter } from "../src/gate.ts";
-import { computeMetrics } from "../src/metrics.ts";
+import { computeMetrics } from "@airflow-ml-dags/model/metrics";
 import { valMetrics, versionTags } from "../src/registry.ts";
 
 describe("quality gate rule", () => {

@@ -81,10 +81,20 @@ describe("stage images", () => {
         const trained = (await run("train", "--ds", DS, "--family", family, "--epochs", "5")).result();
         expect(trained.status).to.equal("ok");
         const files = await readdir(join(dataDir, `models/${DS}`));
-        expect(files).to.include.members(["preprocess.json", "manifest.json"]);
+        expect(files).to.include.members(["preprocess.json", "profile.json", "manifest.json"]);
         expect(files).to.include.members(family === "tree" ? ["tree.json"] : ["model.json", "weights.bin"]);
         const manifest = JSON.parse(await readFile(join(dataDir, `models/${DS}/manifest.json`), "utf8"));
         expect(manifest).to.include({ ds: DS, family });
+        expect(manifest.files).to.include("profile.json");
+        // The training rows' profile: every feature of train.csv, its present and missing cells, 101 quantiles.
+        const profile = JSON.parse(await readFile(join(dataDir, `models/${DS}/profile.json`), "utf8"));
+        const trainRows = (await csv(`processed/${DS}/train.csv`)).rows.length;
+        expect(profile).to.include({ version: 1, rows: trainRows });
+        expect(Object.keys(profile.features)).to.deep.equal(manifest.columns);
+        for (const p of Object.values(profile.features) as { count: number; missing: number; quantiles: number[] }[]) {
+          expect(p.count + p.missing).to.equal(trainRows);
+          expect(p.quantiles).to.have.length(101);
+        }
 
         // No MLFLOW_TRACKING_URI here: validate scores and writes metrics.json only, and says MLflow is off.
         const validated = await run("validate", "validate", "--ds", DS);
@@ -95,6 +105,11 @@ describe("stage images", () => {
         const metrics = JSON.parse(await readFile(join(dataDir, `models/${DS}/metrics.json`), "utf8"));
         expect(metrics.registry).to.equal(null);
         for (const k of ["accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"]) expect(metrics).to.have.property(k);
+        // The candidate's probabilities on the validation rows, profiled: the monitor's baseline of prediction drift.
+        expect(metrics.scores).to.include({ count: metrics.rows, missing: 0 });
+        expect(metrics.scores.quantiles).to.have.length(101);
+        expect(metrics.scores.quantiles[0]).to.be.at.least(0);
+        expect(metrics.scores.quantiles[100]).to.be.at.most(1);
         // The generated data is learnable: every family must beat chance clearly.
         expect(metrics.roc_auc).to.be.greaterThan(0.65);
         const cm = metrics.confusion_matrix;

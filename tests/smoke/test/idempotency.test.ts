@@ -38,7 +38,7 @@ describe("idempotency on the real images", function () {
         name: "train",
         stage: "train",
         args: ["--ds", DS, "--family", "mlp", "--epochs", "3"],
-        outputs: ["model.json", "weights.bin", "preprocess.json", "manifest.json"].map((f) => `models/${DS}/${f}`),
+        outputs: ["model.json", "weights.bin", "preprocess.json", "profile.json", "manifest.json"].map((f) => `models/${DS}/${f}`),
         // The model folder is swapped in whole: validate's metrics.json of the model it replaces goes with it,
         // until validate runs again (the DAG reruns it after train).
         drops: [`models/${DS}/metrics.json`],

@@ -1,3 +1,9 @@
+/**
+ * The quality metrics of a model's probabilities against 0/1 targets: validate's metrics.json and monitor's
+ * daily quality come from this one implementation. Imported as "@airflow-ml-dags/model/metrics", not through
+ * the package's index, so that only the images that compute metrics hold arquero (and none of them needs tfjs
+ * for it).
+ */
 import * as aq from "arquero";
 
 /** log(0) is -Infinity: a confident wrong answer costs a large but finite amount, as in scikit-learn. */
