@@ -67,11 +67,14 @@ def cli_name(name: str) -> str:
 _SCHEMA_KEYS = ("type", "enum", "minimum", "maximum", "exclusiveMinimum", "pattern")
 
 
-def params(group: str) -> dict[str, Any]:
-    """Fresh Airflow Params of an option group, with the contract's defaults, bounds and help (a Param holds its
-    value, so each DAG gets its own)."""
+def params(group: str, **defaults: Any) -> dict[str, Any]:
+    """Fresh Airflow Params of an option group, with the contract's defaults (or the deployment's, ``defaults``),
+    bounds and help (a Param holds its value, so each DAG gets its own)."""
     from airflow.sdk import Param  # here, not at the top: the images' tests import this module without Airflow
 
+    unknown = set(defaults) - set(OPTION_GROUPS[group])
+    if unknown:
+        raise KeyError(f"not options of the group {group!r}: {sorted(unknown)}")
     out = {}
     for name in OPTION_GROUPS[group]:
         spec = option(name)
@@ -79,7 +82,7 @@ def params(group: str) -> dict[str, Any]:
         if "enum" in schema:
             schema.pop("type")
         families = f" ({', '.join(spec['families'])})" if "families" in spec else ""
-        out[name] = Param(spec["default"], description=spec["help"] + families, **schema)
+        out[name] = Param(defaults.get(name, spec["default"]), description=spec["help"] + families, **schema)
     return out
 
 

@@ -10,6 +10,7 @@ weekly slot (its schedule is the week *or* that Asset).
 from __future__ import annotations
 
 import html
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,12 +41,15 @@ class AlarmAlert:
 
     ds: str
     model_version: str | None
+    # What predict was told to score: a registry reference, or a model folder when there is no registry.
+    model_ref: str | None
     alarms: list[dict[str, Any]]
     report: str
 
     @property
     def subject(self) -> str:
-        return f"Monitor alarm for {self.ds}: model version {self.model_version or '?'}, {len(self.alarms)} over threshold"
+        model = f"model version {self.model_version}" if self.model_version else f"model {self.model_ref or '?'}"
+        return f"Monitor alarm for {self.ds}: {model}, {len(self.alarms)} over threshold"
 
     def lines(self) -> list[str]:
         return [
@@ -67,6 +71,12 @@ def act_on_alarms(settings: Settings, monitor_task_id: str = "monitor"):
 
     def check(**context: Any) -> bool:
         result = context["ti"].xcom_pull(task_ids=monitor_task_id)
+        if isinstance(result, str):
+            # DockerOperator pushes the container's last output line as it is: the image's JSON result.
+            try:
+                result = json.loads(result)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{monitor_task_id}: its last output line is not its JSON result ({err}): {result!r}") from err
         if not isinstance(result, dict) or not isinstance(result.get("alarms"), list):
             raise ValueError(f"{monitor_task_id}: expected the monitor's result line with 'alarms', got {result!r}")
         if not result["alarms"]:
@@ -74,6 +84,7 @@ def act_on_alarms(settings: Settings, monitor_task_id: str = "monitor"):
         alert = AlarmAlert(
             ds=str(result.get("ds")),
             model_version=result.get("model_version"),
+            model_ref=result.get("model_ref"),
             alarms=result["alarms"],
             report=contract.layout_path("monitoring_page", str(result.get("ds"))),
         )
@@ -99,5 +110,6 @@ def retrain_ds(triggering_asset_events: Any) -> str:
 
 
 # The run date of a train_model run: its logical date on the weekly schedule, the alarm's day when the monitor's
-# retrain request started it.
-RUN_DS = "{{ ds | default(retrain_ds(triggering_asset_events)) }}"
+# retrain request started it. Not `ds | default(...)`: a filter's argument is evaluated first, and would fail on
+# every run that has a logical date and no triggering event.
+RUN_DS = "{{ ds if ds is defined and ds else retrain_ds(triggering_asset_events) }}"

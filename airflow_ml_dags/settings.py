@@ -31,6 +31,8 @@ Variables (all optional but HOST_DATA_DIR in a deployment):
 * ``PIPELINE_START_DATE``, ``PIPELINE_END_DATE`` (YYYY-MM-DD, both included): a fixed window of days instead of
   the last BACKFILL_DAYS; the end needs the start
 * ``GENERATE_ROWS`` (5000): default rows per generated day
+* ``GENERATE_DRIFT_FROM`` (YYYY-MM-DD, default none): generate_data's default ``drift_from``: from that day on
+  the world shifts suddenly, which the monitor should catch (a demo of the alarm and the early retrain)
 
 Failure alerts (``airflow_ml_dags.alerts``), both channels optional; with neither, a failed task says in its log
 that no alert was sent:
@@ -93,6 +95,7 @@ class Settings:
     pipeline_start_date: date | None
     pipeline_end_date: date | None
     generate_rows: int
+    generate_drift_from: date | None
     # Out of the repr: webhook URLs carry their secret.
     alert_webhook_url: str | None = field(default=None, repr=False)
     alert_email_to: tuple[str, ...] = ()
@@ -283,6 +286,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         pipeline_start_date=start,
         pipeline_end_date=end,
         generate_rows=_int(env, "GENERATE_ROWS", 5000, 1),
+        generate_drift_from=_date(env, "GENERATE_DRIFT_FROM"),
         alert_webhook_url=_webhook_url(env, "ALERT_WEBHOOK_URL"),
         alert_email_to=_emails(env, "ALERT_EMAIL_TO"),
         alert_email_from=_sender(env, "ALERT_EMAIL_FROM"),

@@ -1,10 +1,11 @@
 """`make bench`: the task images side by side with a pandas + scikit-learn reference, measured in one run.
 
-1. Stage throughput: for each size, generate → prepare → split → train → validate → predict with our images and
-   with the reference image (bench/reference). Our generate writes the inputs once; the reference then works on
-   copies of exactly the files our stages read, so each row compares the same work on the same bytes. Each
-   stage is one `docker run`, timed from the client's side (what a DockerOperator task pays), with the peak
-   memory of its container and the size of its image.
+1. Stage throughput: for each size, generate → prepare → split → train → validate → predict → monitor with our
+   images and with the reference image (bench/reference). Our generate writes the inputs once; the reference then
+   works on copies of exactly the files our stages read, so each row compares the same work on the same bytes
+   (monitor reads our predictions and our model's profiles on both sides). Each stage is one `docker run`, timed
+   from the client's side (what a DockerOperator task pays), with the peak memory of its container and the size
+   of its image.
 2. Task overhead: `--help` of every image (a run that loads the whole program and does nothing) against a bare
    `docker run <node image> node -e 0`.
 3. Pipeline latency: the compose stack of `make up` on free ports and a fixed week (7 generate, 1 train, 7
@@ -131,6 +132,8 @@ class Run:
     result: dict
     #: The last line of stderr when the container exited non-zero.
     error: str | None = None
+    #: The container's stderr: the stages' log lines.
+    log: str = ""
 
 
 class Docker:
@@ -161,13 +164,13 @@ class Docker:
             error = f"exit {r.returncode}: {failure_line(r.stderr)}"
             if check:
                 raise BenchError(f"{what}: {image} {error}")
-            return Run(seconds, peak, {}, error)
+            return Run(seconds, peak, {}, error, r.stderr)
         lines = r.stdout.strip().splitlines()
         try:
             result = json.loads(lines[-1]) if lines else {}
         except json.JSONDecodeError:
             result = {}
-        return Run(seconds, peak, result if isinstance(result, dict) else {})
+        return Run(seconds, peak, result if isinstance(result, dict) else {}, log=r.stderr)
 
 
 def failure_line(stderr: str) -> str:
@@ -221,11 +224,11 @@ def image_mb(image: str) -> float:
 
 # Per stage: our image and arguments, the reference's arguments, the files (relative to the data folder) the stage
 # reads (copied from our side to the reference's before it runs) and those it writes for the next stages.
-STAGES = ("generate", "prepare", "split", "train", "validate", "predict")
+STAGES = ("generate", "prepare", "split", "train", "validate", "predict", "monitor")
 
 
 def stage_plan(rows: int, epochs: int) -> dict[str, dict]:
-    raw, processed, model = f"raw/{DS}", f"processed/{DS}", f"models/{DS}"
+    raw, processed, model, predictions = f"raw/{DS}", f"processed/{DS}", f"models/{DS}", f"predictions/{DS}"
     return {
         "generate": {"image": "generate", "ours": ["--ds", DS, "--rows", str(rows)],
                      "ref": ["generate", "--ds", DS, "--rows", str(rows)], "inputs": [], "outputs": []},
@@ -240,6 +243,13 @@ def stage_plan(rows: int, epochs: int) -> dict[str, dict]:
                      "inputs": [f"{processed}/val.csv"], "outputs": []},
         "predict": {"image": "predict", "ours": ["--ds", DS, "--model", model],
                     "ref": ["predict", "--ds", DS, "--model", model], "inputs": [f"{raw}/data.csv"], "outputs": []},
+        # Our predict's files and our model's profiles (the reference's model folder has neither profile.json nor
+        # the scores' profile in metrics.json); predict's manifest names the model folder (model_ds = DS).
+        "monitor": {"image": "monitor", "ours": ["--ds", DS, "--data-dir", "/data"],
+                    "ref": ["monitor", "--ds", DS, "--data-dir", "/data"],
+                    "inputs": [f"{predictions}/predictions.csv", f"{predictions}/manifest.json", f"{raw}/target.csv",
+                               f"{raw}/data.csv", f"{model}/profile.json", f"{model}/metrics.json"],
+                    "outputs": [f"monitoring/{DS}/report.json"]},
     }
 
 
@@ -280,7 +290,7 @@ def copy_inputs(src: Path, dst: Path, files: list[str]) -> None:
 
 
 def bench_size(docker: Docker, images: dict[str, str], ref_image: str, rows: int, epochs: int, work: Path) -> list[StageRow]:
-    """The six stages at one size. A stage that fails on one side is recorded as failed, and the next stages
+    """The seven stages at one size. A stage that fails on one side is recorded as failed, and the next stages
     read the other side's output on both sides, so that one failure does not hide the rest of the table."""
     dirs = {"ours": work / f"rows-{rows}" / "ours", "ref": work / f"rows-{rows}" / "reference"}
     for d in dirs.values():
@@ -322,6 +332,8 @@ def bench_size(docker: Docker, images: dict[str, str], ref_image: str, rows: int
             auc = {side: (r.result.get("metrics") or {}).get("roc_auc") for side, r in runs.items()}
             if auc["ours"] is not None and auc["ref"] is not None:
                 note = note or f"ROC AUC {auc['ours']:.3f} vs {auc['ref']:.3f}"
+        if stage == "monitor" and all(r.error is None for r in runs.values()):
+            note = note or monitor_note(runs, dirs["ours"] / plan["outputs"][0], dirs["ref"] / plan["outputs"][0])
         measured = {side: r.error is None for side, r in runs.items()}
         row = StageRow(
             rows=result_rows(stage, ours.result) or result_rows(stage, ref.result) or rows,
@@ -342,6 +354,60 @@ def bench_size(docker: Docker, images: dict[str, str], ref_image: str, rows: int
         out.append(row)
     remove_tree(docker, work / f"rows-{rows}")
     return out
+
+
+def monitor_note(runs: dict[str, Run], ours_report: Path, ref_report: Path) -> str:
+    """Both sides' largest PSI and ROC AUC, and how far apart the two report.json are: the same inputs and the
+    same definitions should give the same numbers, to rounding."""
+    parts = []
+    best = {side: r.result.get("max_psi") or {} for side, r in runs.items()}
+    if all(isinstance(b.get("value"), (int, float)) for b in best.values()):
+        parts.append("max PSI " + " vs ".join(f"{b['value']:.2g} ({b['feature']})" for b in best.values()))
+    auc = {side: r.result.get("roc_auc") for side, r in runs.items()}
+    if all(isinstance(a, (int, float)) for a in auc.values()):
+        parts.append(f"ROC AUC {auc['ours']:.3f} vs {auc['ref']:.3f}")
+    try:
+        gap = largest_difference(json.loads(ours_report.read_text()), json.loads(ref_report.read_text()))
+        parts.append(f"report.json numbers within {gap:.0e}" if gap else "report.json numbers identical")
+    except (OSError, json.JSONDecodeError) as err:
+        parts.append(f"report.json not compared ({err})")
+    except ValueError as err:
+        parts.append(f"report.json differs: {err}")
+    ms = next((line.get("ms") for line in log_records(runs["ours"].log) if line.get("msg") == "report page rendered"), None)
+    if isinstance(ms, (int, float)):
+        parts.append(f"ours includes {ms / 1000:.2f} s rendering its page's charts (the reference writes no page)")
+    return "; ".join(parts)
+
+
+def largest_difference(a: object, b: object, where: str = "") -> float:
+    """The largest absolute difference between the numbers at the same place of two JSON values; ValueError
+    naming the first place where they differ otherwise."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        if a.keys() != b.keys():
+            raise ValueError(f"keys of {where or 'the top'}: {', '.join(sorted(a.keys() ^ b.keys()))}")
+        return max((largest_difference(a[k], b[k], f"{where}.{k}") for k in a), default=0.0)
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            raise ValueError(f"{where}: {len(a)} vs {len(b)} items")
+        return max((largest_difference(x, y, f"{where}[{i}]") for i, (x, y) in enumerate(zip(a, b))), default=0.0)
+    numbers = [isinstance(v, (int, float)) and not isinstance(v, bool) for v in (a, b)]
+    if all(numbers):
+        return abs(a - b)
+    if a != b:
+        raise ValueError(f"{where}: {json.dumps(a)} vs {json.dumps(b)}")
+    return 0.0
+
+
+def log_records(stderr: str) -> list[dict]:
+    records = []
+    for line in stderr.splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(rec, dict):
+            records.append(rec)
+    return records
 
 
 def remove_tree(docker: Docker, path: Path) -> None:
@@ -717,7 +783,7 @@ def targets(res: dict) -> list[dict]:
     return out
 
 
-STAGE_IMAGES = ("generate", "prepare", "train", "validate", "predict")
+STAGE_IMAGES = ("generate", "prepare", "train", "validate", "predict", "monitor")
 
 
 def write_doc(path: Path, body: str) -> None:

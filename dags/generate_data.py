@@ -21,7 +21,7 @@ with DAG(
             minimum=1,
             description="rows to generate for the day (GENERATE_ROWS)",
         ),
-        **params("drift"),
+        **params("drift", drift_from=f"{settings.generate_drift_from or ''}"),
     },
     **dag_args("@daily", settings),
 ) as dag:

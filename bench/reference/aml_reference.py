@@ -4,7 +4,9 @@ Same subcommands, options, files and checks as the task images (docs/contracts.m
 both on the same inputs. The models are scikit-learn's: MLPClassifier with the same layout, optimizer and
 epochs as the tfjs MLP, the same network without its hidden layer for logreg (a sigmoid unit trained by Adam,
 which is what the tfjs logreg is), DecisionTreeClassifier for the tree. A model folder holds model.joblib (the
-fitted imputer, scaler and model) and manifest.json.
+fitted imputer, scaler and model) and manifest.json. monitor writes the monitor image's report.json, numbers
+and layout, but neither its report page with charts nor the index of days: the benchmark compares the
+measuring, not the rendering.
 
 Like the images: the last stdout line is one JSON result, a failure prints one line naming the file and the
 problem (exit 1; 2 for a bad command line), and every output is written aside and renamed into place.
@@ -408,6 +410,197 @@ def predict(args: argparse.Namespace) -> dict:
             "outputs": [p["predictions"], manifest_path], "modelDir": model_dir}
 
 
+# ---- monitor ------------------------------------------------------------------------------------------------
+# The drift statistics are the monitor image's definitions (images/monitor/src/drift.ts), step for step and in
+# the same order of floating-point operations, so that the two reports can be compared number for number.
+
+PSI_FLOOR = 1e-4
+PREDICTION_COLUMNS = [ID, "probability", "label"]
+
+
+def read_json_object(path: str) -> dict:
+    if not os.path.isfile(path):
+        raise InputError(path, "file not found")
+    try:
+        with open(path, encoding="utf-8") as f:
+            value = json.load(f)
+    except json.JSONDecodeError as err:
+        raise InputError(path, f"not valid JSON ({err})") from None
+    if not isinstance(value, dict):
+        raise InputError(path, "expected a JSON object")
+    return value
+
+
+def check_profile(path: str, where: str, c: object) -> None:
+    if not isinstance(c, dict) or not all(isinstance(c.get(k), int) and c[k] >= 0 for k in ("count", "missing")):
+        raise InputError(path, f'{where} "count" and "missing" must be counts')
+    if c["count"] == 0:
+        return
+    q = c.get("quantiles")
+    if not isinstance(q, list) or len(q) != 101 or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in q):
+        raise InputError(path, f'{where} "quantiles" must be 101 finite numbers')
+    if any(b < a for a, b in zip(q, q[1:])):
+        raise InputError(path, f'{where} "quantiles" must not decrease')
+
+
+def profile_cdf(quantiles: np.ndarray, x: np.ndarray, left: bool = False) -> np.ndarray:
+    """The piecewise-linear CDF through (quantiles[i], i/100), right-continuous; `left`: its limit from below."""
+    last = len(quantiles) - 1
+    i = np.searchsorted(quantiles, x, side="left" if left else "right") - 1
+    k = np.clip(i, 0, last - 1)
+    lo, hi = quantiles[k], quantiles[k + 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inner = (k + (x - lo) / (hi - lo)) / last
+    return np.where(i < 0, 0.0, np.where(i >= last, 1.0, inner))
+
+
+def decile_edges(quantiles: np.ndarray) -> np.ndarray:
+    edges: list[float] = []
+    for k in range(1, 10):
+        e = float(quantiles[k * 10])
+        if not edges or e > edges[-1]:
+            edges.append(e)
+    return np.array(edges)
+
+
+def psi(quantiles: np.ndarray, day: np.ndarray) -> float:
+    edges = decile_edges(quantiles)
+    n = len(day)
+    counts = np.searchsorted(day, edges, side="right")
+    actual = [float(c) / n for c in np.diff(np.concatenate([[0], counts, [n]]))]
+    expected = [float(c) for c in np.diff(np.concatenate([[0.0], profile_cdf(quantiles, edges), [1.0]]))]
+    total = 0.0
+    for a, e in zip(actual, expected):
+        a, e = max(a, PSI_FLOOR), max(e, PSI_FLOOR)
+        total += (a - e) * math.log(a / e)
+    return total
+
+
+def ks(quantiles: np.ndarray, day: np.ndarray) -> float:
+    """sup |F_train − F_day|: reached at the day's values or the profile's quantiles, from one side or the other."""
+    n = len(day)
+    first = np.flatnonzero(np.concatenate([[True], day[1:] != day[:-1]]))
+    values, below = day[first], first
+    at_or_below = np.append(first[1:], n)
+    sup = max(np.abs(profile_cdf(quantiles, values, left=True) - below / n).max(),
+              np.abs(profile_cdf(quantiles, values) - at_or_below / n).max(),
+              np.abs(profile_cdf(quantiles, quantiles, left=True) - np.searchsorted(day, quantiles, "left") / n).max(),
+              np.abs(profile_cdf(quantiles, quantiles) - np.searchsorted(day, quantiles, "right") / n).max())
+    return float(sup)
+
+
+def column_drift(profile: dict, values: np.ndarray) -> tuple[float | None, float | None, int]:
+    present = np.sort(values[~np.isnan(values)])
+    if profile["count"] == 0 or len(present) == 0:
+        return None, None, len(present)
+    q = np.asarray(profile["quantiles"], dtype=np.float64)
+    return psi(q, present), ks(q, present), len(present)
+
+
+def quality_of(y: np.ndarray, prob: np.ndarray, threshold: float) -> dict:
+    pred = (prob >= threshold).astype(int)
+    tn, fp, fn, tp = (int(v) for v in confusion_matrix(y, pred, labels=[0, 1]).ravel())
+    pc = np.clip(prob, LOG_LOSS_EPS, 1 - LOG_LOSS_EPS)
+    return {
+        "roc_auc": float(roc_auc_score(y, prob)) if 0 < y.sum() < len(y) else None,
+        "log_loss": float(np.mean(np.where(y == 1, -np.log(pc), -np.log(1 - pc)))),
+        "accuracy": float(accuracy_score(y, pred)),
+        "precision": float(precision_score(y, pred, zero_division=0)),
+        "recall": float(recall_score(y, pred, zero_division=0)),
+        "positive_rate_predicted": (tp + fp) / len(y),
+        "positive_rate_actual": float(y.mean()),
+    }
+
+
+def read_scored_day(predictions_path: str, target_path: str) -> tuple[np.ndarray, np.ndarray]:
+    """The day's predictions joined to its labels by id: every prediction needs a label and every label a prediction."""
+    pred = read_csv(predictions_path)
+    if list(pred.columns) != PREDICTION_COLUMNS:
+        raise InputError(predictions_path, f'expected columns "{",".join(PREDICTION_COLUMNS)}", got "{",".join(pred.columns)}"')
+    if len(pred) == 0:
+        raise InputError(predictions_path, "no data rows (header only)")
+    check_ids(predictions_path, pred[ID])
+    check_numeric(predictions_path, pred, ["probability"])
+    prob = pred["probability"].to_numpy(dtype=np.float64)
+    bad = ~((prob >= 0) & (prob <= 1))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(predictions_path, f'row {i + 2}, column "probability": expected a number in [0, 1]')
+    target, _ = read_frame_target(target_path)
+    labels = target.set_index(ID)[TARGET].reindex(pred[ID])
+    unlabelled = labels.isna().to_numpy()
+    if unlabelled.any():
+        i = int(np.flatnonzero(unlabelled)[0])
+        raise InputError(target_path, f'no label for id "{pred[ID].iloc[i]}" of {predictions_path} (row {i + 2})')
+    if len(target) > len(pred):
+        raise InputError(target_path, f"{len(target) - len(pred)} ids have no prediction in {predictions_path}")
+    return labels.to_numpy().astype(np.int8), prob
+
+
+def monitor(args: argparse.Namespace) -> dict:
+    """monitoring/{ds}/report.json as the monitor image writes it; no report page (the image's charts are its own)."""
+    p = paths(args.data_dir, args.ds)
+    manifest_path = os.path.join(p["predictions_dir"], MANIFEST)
+    manifest = read_json_object(manifest_path)
+    if not isinstance(manifest.get("model_ds"), str):
+        raise InputError(manifest_path, '"model_ds" must be a date YYYY-MM-DD')
+    model_dir = paths(args.data_dir, manifest["model_ds"])["model_dir"]
+    profile_path, metrics_path = os.path.join(model_dir, "profile.json"), os.path.join(model_dir, METRICS)
+    profile = read_json_object(profile_path)
+    if profile.get("version") != 1 or not isinstance(profile.get("features"), dict):
+        raise InputError(profile_path, "expected a version 1 profile with a \"features\" object")
+    for name, c in profile["features"].items():
+        check_profile(profile_path, f"features.{name}", c)
+    val = read_json_object(metrics_path)
+    if "scores" not in val:
+        raise InputError(metrics_path, 'no "scores" profile of the validation probabilities')
+    check_profile(metrics_path, '"scores"', val["scores"])
+    y, prob = read_scored_day(p["predictions"], p["target"])
+    columns = list(profile["features"])
+    data, _ = read_frame(p["data"], with_target=False, expected=columns)
+
+    quality = quality_of(y, prob, float(manifest["threshold"]))
+    cm = val["confusion_matrix"]
+    val_rows = cm["tn"] + cm["fp"] + cm["fn"] + cm["tp"]
+    validation = {k: val[k] for k in ("roc_auc", "log_loss", "accuracy", "precision", "recall")}
+    validation |= {"positive_rate_predicted": 0 if val_rows == 0 else (cm["tp"] + cm["fp"]) / val_rows,
+                   "positive_rate_actual": val["positive_rate"]}
+    features = {}
+    rows = len(data)
+    for name in columns:
+        c = profile["features"][name]
+        f_psi, f_ks, present = column_drift(c, data[name].to_numpy(dtype=np.float64))
+        cells = c["count"] + c["missing"]
+        features[name] = {"psi": f_psi, "ks": f_ks, "missing_rate": (rows - present) / rows,
+                          "train_missing_rate": 0 if cells == 0 else c["missing"] / cells}
+    s_psi, s_ks, _ = column_drift(val["scores"], prob)
+    thresholds = {"psi_threshold": args.psi_threshold, "auc_drop": args.auc_drop,
+                  "min_roc_auc": None if validation["roc_auc"] is None else validation["roc_auc"] - args.auc_drop}
+    alarms = [{"metric": "psi", "value": f["psi"], "threshold": args.psi_threshold, "subject": name}
+              for name, f in features.items() if f["psi"] is not None and f["psi"] > args.psi_threshold]
+    if s_psi > args.psi_threshold:
+        alarms.append({"metric": "psi", "value": s_psi, "threshold": args.psi_threshold, "subject": "scores"})
+    if quality["roc_auc"] is not None and thresholds["min_roc_auc"] is not None and quality["roc_auc"] < thresholds["min_roc_auc"]:
+        alarms.append({"metric": "roc_auc", "value": quality["roc_auc"], "threshold": thresholds["min_roc_auc"],
+                       "subject": "quality"})
+    verdict = "ok" if not alarms else "quality drop" if any(a["subject"] == "quality" for a in alarms) else "drift"
+    report = {
+        "ds": args.ds,
+        "model": {"ref": manifest.get("model_ref"), "version": manifest.get("model_version"),
+                  "model_ds": manifest["model_ds"], "run_id": manifest.get("run_id")},
+        "rows": len(y), "quality": quality, "validation": validation,
+        "drift": {"features": features, "scores": {"psi": s_psi, "ks": s_ks}},
+        "thresholds": thresholds, "alarms": alarms, "verdict": verdict,
+    }
+    with_psi = [(name, f["psi"]) for name, f in features.items() if f["psi"] is not None]
+    best = max(with_psi, key=lambda kv: kv[1], default=(None, None))
+    report_path = os.path.join(args.data_dir, "monitoring", args.ds, "report.json")
+    write_files_atomic([(report_path, dumps(report))])
+    return {"ds": args.ds, "verdict": verdict, "alarms": alarms, "model_version": report["model"]["version"],
+            "roc_auc": quality["roc_auc"], "max_psi": {"feature": best[0], "value": best[1]}, "rows": len(y),
+            "outputs": [report_path]}
+
+
 # ---- command line -----------------------------------------------------------------------------------------------
 
 
@@ -452,6 +645,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     c = command("predict", predict, "predictions/{ds}/predictions.csv")
     c.add_argument("--model", required=True, help="model folder, absolute or relative to the data folder")
     c.add_argument("--threshold", type=float, default=0.5)
+    c = command("monitor", monitor, "monitoring/{ds}/report.json")
+    c.add_argument("--psi-threshold", type=float, default=0.2)
+    c.add_argument("--auc-drop", type=float, default=0.05)
     return ap.parse_args(argv)
 
 

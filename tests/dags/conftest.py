@@ -59,6 +59,7 @@ for name in (
     "PIPELINE_START_DATE",
     "PIPELINE_END_DATE",
     "GENERATE_ROWS",
+    "GENERATE_DRIFT_FROM",
 ):
     os.environ.pop(name, None)
 os.environ.update(TEST_ENV)

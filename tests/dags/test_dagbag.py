@@ -14,6 +14,8 @@ import pytest
 from conftest import DAGS_FOLDER, REPO, STAGES, TIMINGS
 from docker.types import Mount
 
+from airflow_ml_dags.monitoring import RUN_DS
+
 DAG_FILES = sorted(DAGS_FOLDER.glob("*.py"))
 HEAVY = ("pandas", "numpy", "sklearn", "mlflow")
 
@@ -158,9 +160,8 @@ def test_predict_waits_for_the_model_it_will_load(dagbag):
 def test_train_sensor_and_prepare_read_the_same_days(dagbag):
     dag = dagbag.dags["train_model"]
     assert dag.get_task("wait_for_raw_data").days == "{{ params.days }}"
-    run_ds = "{{ ds | default(retrain_ds(triggering_asset_events)) }}"
-    assert dag.get_task("wait_for_raw_data").ds == run_ds
-    assert dag.get_task("prepare").command[:5] == ["prepare", "--ds", run_ds, "--days", "{{ params.days }}"]
+    assert dag.get_task("wait_for_raw_data").ds == RUN_DS
+    assert dag.get_task("prepare").command[:5] == ["prepare", "--ds", RUN_DS, "--days", "{{ params.days }}"]
     assert dag.params["days"] == 1
 
 
@@ -188,7 +189,7 @@ def test_train_passes_every_hyperparameter_and_validate_runs_the_gate(dagbag):
         option = "--" + param.replace("_", "-")
         assert train[train.index(option) + 1] == f"{{{{ params.{param} }}}}", option
     validate = dag.get_task("validate").command
-    assert validate[:3] == ["validate", "--ds", "{{ ds | default(retrain_ds(triggering_asset_events)) }}"]
+    assert validate[:3] == ["validate", "--ds", RUN_DS]
     assert validate[validate.index("--gate-metric") + 1] == "{{ params.gate_metric }}"
     assert validate[validate.index("--gate-margin") + 1] == "{{ params.gate_margin }}"
     # The defaults are the contract's, as the CLIs', so an untouched trigger trains what the images would.
@@ -322,6 +323,7 @@ def test_deployment_settings_reach_the_dags(monkeypatch):
         "PIPELINE_START_DATE": "2026-11-02",
         "PIPELINE_END_DATE": "2026-11-08",
         "GENERATE_ROWS": "123",
+        "GENERATE_DRIFT_FROM": "2026-11-06",
         "MLFLOW_TRACKING_URI": "http://mlflow:5000",
         "AIRFLOW_MLFLOW_URI": "http://127.0.0.1:5001",
         "MLFLOW_REGISTERED_MODEL": "churn",
@@ -332,7 +334,7 @@ def test_deployment_settings_reach_the_dags(monkeypatch):
     for dag_id in ("generate_data", "train_model", "predict"):
         dag = bag.dags[dag_id]
         assert (dag.start_date, dag.end_date) == (datetime(2026, 11, 2, tzinfo=UTC), datetime(2026, 11, 8, tzinfo=UTC))
-    assert _resolve(bag.dags["generate_data"], {}) == {"rows": 123, "drift_from": "", "drift_size": 1.5}
+    assert _resolve(bag.dags["generate_data"], {}) == {"rows": 123, "drift_from": "2026-11-06", "drift_size": 1.5}
     predict = bag.dags["predict"]
     assert predict.get_task("wait_for_model").mlflow_uri == "http://127.0.0.1:5001"
     assert predict.user_defined_macros["default_model_ref"] == "models:/churn@production"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -11,7 +13,7 @@ from test_alerts import WebhookReceiver
 
 from conftest import REPO  # noqa: F401 - the conftest sets the environment before Airflow is imported
 
-from airflow_ml_dags.monitoring import RETRAIN_REQUESTED, act_on_alarms, request_retrain, retrain_ds
+from airflow_ml_dags.monitoring import RETRAIN_REQUESTED, RUN_DS, act_on_alarms, request_retrain, retrain_ds
 from airflow_ml_dags.settings import load_settings
 
 ALARMS = [
@@ -70,6 +72,15 @@ def test_a_quiet_day_sends_nothing_and_skips_the_retrain(webhook):
     assert webhook.posts == []
 
 
+def test_the_result_line_as_the_docker_operator_pushes_it_and_a_model_without_registry_version(webhook):
+    check = act_on_alarms(_settings(webhook.url("/hook")))
+    line = json.dumps({"ds": "2026-11-27", "model_version": None, "model_ref": "models/2026-11-22", "alarms": ALARMS[:1]})
+    assert check(ti=_TI(line), ds="2026-11-27") is True
+    assert webhook.posts[0][1]["text"].startswith("Monitor alarm for 2026-11-27: model models/2026-11-22, 1 over threshold")
+    with pytest.raises(ValueError, match="its last output line is not its JSON result"):
+        check(ti=_TI("wrote monitoring/2026-11-27/report.json"), ds="2026-11-27")
+
+
 def test_a_result_without_alarms_is_an_error_not_a_quiet_day():
     with pytest.raises(ValueError, match="expected the monitor's result line with 'alarms'"):
         act_on_alarms(_settings(None))(ti=_TI({"status": "ok"}), ds="2026-11-27")
@@ -84,3 +95,14 @@ def test_the_retrain_request_carries_the_alarms_day_and_train_model_takes_it_as_
     assert retrain_ds({RETRAIN_REQUESTED: [newer, older]}) == "2026-11-27"
     with pytest.raises(ValueError, match="neither a logical date nor a retrain request"):
         retrain_ds({})
+
+
+def test_train_model_renders_its_run_date_from_the_logical_date_or_else_from_the_retrain_request(dagbag):
+    """RUN_DS through the DAG's own template environment (its macros, Airflow's undefined handling): a weekly
+    run has a logical date and no event; a run the Asset started has the event and no logical date."""
+    template = dagbag.dags["train_model"].get_template_env().from_string(RUN_DS)
+    request = _Event({"ds": "2026-11-27"}, datetime(2026, 11, 27, 1, tzinfo=UTC))
+    assert template.render(ds="2026-11-29", triggering_asset_events={}) == "2026-11-29"
+    assert template.render(ds="2026-11-29", triggering_asset_events={RETRAIN_REQUESTED: [request]}) == "2026-11-29"
+    assert template.render(triggering_asset_events={RETRAIN_REQUESTED: [request]}) == "2026-11-27"
+    assert template.render(ds=None, triggering_asset_events={RETRAIN_REQUESTED: [request]}) == "2026-11-27"

@@ -112,6 +112,7 @@ class TestSettings:
             ),
             ({"GENERATE_ROWS": "0"}, "GENERATE_ROWS: expected at least 1"),
             ({"GENERATE_ROWS": "many"}, "GENERATE_ROWS: expected an integer"),
+            ({"GENERATE_DRIFT_FROM": "2026-11-31"}, "GENERATE_DRIFT_FROM: expected a date YYYY-MM-DD"),
         ],
     )
     def test_bad_values_name_the_variable(self, env, message):

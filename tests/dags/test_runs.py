@@ -200,3 +200,108 @@ def test_sensor_whose_input_never_arrives_fails_by_timeout(logical_date, capfd):
     out, err = capfd.readouterr()
     assert "AirflowSensorTimeout: Sensor has timed out" in out + err
     assert not (DATA_DIR / "predictions" / f"{missing_day:%Y-%m-%d}").exists()
+
+
+# ---- monitor ---------------------------------------------------------------------------------------------------
+
+
+def _roc_auc(labels, scores):
+    """The share of (positive, negative) pairs the scores order right, ties counting half: the definition,
+    computed pair by pair, independently of the image's rank-based one."""
+    pos = [s for y, s in zip(labels, scores, strict=True) if y == 1]
+    neg = [s for y, s in zip(labels, scores, strict=True) if y == 0]
+    wins = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg)
+    return wins / (len(pos) * len(neg))
+
+
+def _scored_day(day):
+    _, predictions = _csv(f"predictions/{day}/predictions.csv")
+    _, targets = _csv(f"raw/{day}/target.csv")
+    label = {r[0]: int(r[1]) for r in targets}
+    return [label[r[0]] for r in predictions], [float(r[1]) for r in predictions]
+
+
+MONITOR_TASKS = ("wait_for_predictions", "wait_for_labels", "monitor", "act_on_alarms", "request_retrain")
+
+
+@pytest.fixture(scope="module")
+def monitored(dagbag, logical_date, predicted):
+    return _run(dagbag.dags["monitor"], logical_date)
+
+
+def test_monitor_measures_the_day_and_a_quiet_day_requests_no_retrain(monitored, ds):
+    dag_run, states = monitored
+    assert states == {**dict.fromkeys(MONITOR_TASKS[:4], "success"), "request_retrain": "skipped"}
+    assert dag_run.state == "success"
+    result = _xcom(dag_run, "monitor")
+    assert (result["verdict"], result["alarms"], result["rows"]) == ("ok", [], ROWS)
+    report = json.loads((DATA_DIR / "monitoring" / ds / "report.json").read_text())
+    labels, scores = _scored_day(ds)
+    assert report["quality"]["roc_auc"] == pytest.approx(_roc_auc(labels, scores), abs=1e-12)
+    assert report["quality"]["positive_rate_actual"] == pytest.approx(sum(labels) / len(labels), abs=1e-12)
+    assert report["model"]["model_ds"] == ds
+    assert sorted(report["drift"]["features"]) == FEATURES
+    # The page opens from disk: its charts are inline SVG, and it names no address to fetch anything from.
+    page = (DATA_DIR / "monitoring" / ds / "report.html").read_text()
+    assert "<svg" in page and "src=\"http" not in page and "href=\"http" not in page
+    assert f'href="{ds}/report.html"' in (DATA_DIR / "monitoring" / "index.html").read_text()
+
+
+@pytest.fixture(scope="module")
+def drift_day(logical_date):
+    # Two days on: the day after the run date is the one no test generates.
+    return logical_date + timedelta(days=2)
+
+
+@pytest.fixture(scope="module")
+def drifted(dagbag, drift_day, predicted, monitored):
+    """A day whose world shifted (generate_data's drift_from), predicted with the run date's model."""
+    drift_ds = f"{drift_day:%Y-%m-%d}"
+    generated = _run(dagbag.dags["generate_data"], drift_day, conf={"rows": ROWS, "drift_from": drift_ds}, case=" (drift)")
+    return generated, _run(dagbag.dags["predict"], drift_day, case=" (drift)")
+
+
+def _retrain_requests():
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.scalars(
+            select(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id).where(AssetModel.name == "retrain_requested")
+        ).all()
+        return [(e.source_dag_id, e.source_task_id, e.extra) for e in rows]
+
+
+def test_a_drifted_day_alarms_once_by_the_notifier_and_requests_a_retrain(drifted, drift_day, ds, monkeypatch):
+    from airflow.dag_processing.dagbag import DagBag
+    from test_alerts import WebhookReceiver
+
+    (_, generate_states), (_, predict_states) = drifted
+    assert set(generate_states.values()) == set(predict_states.values()) == {"success"}
+    drift_ds = f"{drift_day:%Y-%m-%d}"
+    receiver = WebhookReceiver()
+    try:
+        # The alert channels are read when the DAG file is parsed: a private copy, parsed with a webhook set.
+        monkeypatch.setenv("ALERT_WEBHOOK_URL", receiver.url("/hooks/monitor"))
+        dag = DagBag(dag_folder=str(DAGS_FOLDER)).dags["monitor"]
+        before = _retrain_requests()
+        dag_run, states = _run(dag, drift_day, case=" (drift)")
+    finally:
+        receiver.close()
+    assert states == dict.fromkeys(MONITOR_TASKS, "success")
+    assert dag_run.state == "success"
+    result = _xcom(dag_run, "monitor")
+    drifting = {a["subject"] for a in result["alarms"] if a["metric"] == "psi"}
+    assert drifting & set(FEATURES), result["alarms"]
+    # A shift this large costs the model its quality too, and the verdict names the worse of the two.
+    quality = [a for a in result["alarms"] if a["metric"] == "roc_auc"]
+    assert result["verdict"] == ("quality drop" if quality else "drift")
+    # One alert, naming the day, the model and each metric over its threshold with its value.
+    assert [path for path, _ in receiver.posts] == ["/hooks/monitor"]
+    text = receiver.posts[0][1]["text"]
+    assert text.startswith(f"Monitor alarm for {drift_ds}: model models/{ds}, {len(result['alarms'])} over threshold")
+    for alarm in result["alarms"]:
+        assert f"{alarm['subject']}: {alarm['metric']} {alarm['value']}" in text
+    # The Asset event train_model's schedule waits for, carrying the day train_model then takes as its run date.
+    assert _retrain_requests()[len(before):] == [("monitor", "request_retrain", {"ds": drift_ds})]

@@ -67,7 +67,8 @@ export interface Command {
 function helpText(prog: string, name: string | undefined, cmd: Command): string {
   const lines = [`Usage: ${prog}${name ? ` ${name}` : ""} [options]`, "", cmd.summary, "", "Options:"];
   for (const [opt, spec] of Object.entries(cmd.options)) {
-    const def = spec.default !== undefined ? ` (default: ${spec.default})` : "";
+    // An empty default is "not set": nothing to show.
+    const def = spec.default ? ` (default: ${spec.default})` : "";
     lines.push(`  --${opt}${spec.flag ? "" : " <value>"}`.padEnd(30) + spec.help + def);
   }
   lines.push("  --help".padEnd(30) + "show this help");

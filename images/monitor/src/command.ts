@@ -93,6 +93,7 @@ export const monitorCommand: Command = {
       ds,
       verdict: report.verdict,
       alarms: report.alarms,
+      model_ref: report.model.ref,
       model_version: report.model.version,
       roc_auc: report.quality.roc_auc,
       max_psi: maxPsi(report),

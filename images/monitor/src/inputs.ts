@@ -17,7 +17,7 @@ import {
   readTargets,
   readText,
 } from "@airflow-ml-dags/common";
-import { type DaySummary, type Report, summarize } from "./report.ts";
+import { type DaySummary, type Quality, type Report, summarize } from "./report.ts";
 
 export const PREDICTION_COLUMNS = ["id", "probability", "label"];
 const DS_RE = /^\d{4}-\d{2}-\d{2}$/;
@@ -97,17 +97,9 @@ export async function readDataProfile(path: string): Promise<DataProfile> {
 }
 
 /** The validation numbers of the model version (validate's metrics.json) the day is compared with. */
-export interface Validation {
-  roc_auc: number | null;
-  log_loss: number;
-  accuracy: number;
-  precision: number;
-  recall: number;
-  positive_rate_predicted: number;
-  positive_rate_actual: number;
-  /** The profile of the model's probabilities on the validation rows. */
-  scores: ColumnProfile;
-}
+/** The validation numbers of the model version (validate's metrics.json) the day is compared with, and the
+ * profile of the model's probabilities on the validation rows. */
+export type Validation = Quality & { scores: ColumnProfile };
 
 export async function readValidation(path: string): Promise<Validation> {
   const m = await readJsonObject(path);

@@ -7,11 +7,17 @@ import { chmod, mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { docker, startMlflowServer, type MlflowServer } from "../../../images/common/test/integration/server.ts";
+import pipeline from "../../../contract/pipeline.json" with { type: "json" };
 
 export const PREFIX = process.env.IMAGE_PREFIX ?? "airflow-ml-dags";
 export const VERSION = process.env.IMAGE_VERSION ?? "dev";
-export const STAGES = ["generate", "prepare", "train", "validate", "predict"] as const;
-export type Stage = (typeof STAGES)[number];
+/** The pipeline contract, as the images and the DAGs read it: a stage image added there is tested here too. */
+export const CONTRACT = pipeline;
+/** One name per image of the contract; the union is the contract's keys, so a misspelt stage does not compile. */
+export type Stage = keyof typeof pipeline.images;
+export const STAGES = Object.keys(pipeline.images) as Stage[];
+/** The raw schema's feature columns, in order. */
+export const FEATURES = pipeline.raw_schema.features.map((f) => f.name);
 
 export const image = (stage: string) => `${PREFIX}/${stage}:${VERSION}`;
 
