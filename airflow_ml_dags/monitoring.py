@@ -35,6 +35,11 @@ MONITORING = _layout_asset("monitoring", "monitoring_report")
 RETRAIN_REQUESTED = Asset(name="retrain_requested", uri="airflow-ml-dags://monitor/retrain")
 
 
+def _num(value: Any) -> str:
+    # Four decimals, as the report page shows them: a PSI of 2.0117, not 2.0116603787089673.
+    return f"{value:.4f}" if isinstance(value, int | float) else str(value)
+
+
 @dataclass(frozen=True)
 class AlarmAlert:
     """The message of a day over a threshold, in the channels' three forms."""
@@ -53,7 +58,8 @@ class AlarmAlert:
 
     def lines(self) -> list[str]:
         return [
-            f"{a.get('subject')}: {a.get('metric')} {a.get('value')} (threshold {a.get('threshold')})" for a in self.alarms
+            f"{a.get('subject')}: {a.get('metric')} {_num(a.get('value'))} (threshold {_num(a.get('threshold'))})"
+            for a in self.alarms
         ]
 
     @property
@@ -76,7 +82,9 @@ def act_on_alarms(settings: Settings, monitor_task_id: str = "monitor"):
             try:
                 result = json.loads(result)
             except json.JSONDecodeError as err:
-                raise ValueError(f"{monitor_task_id}: its last output line is not its JSON result ({err}): {result!r}") from err
+                raise ValueError(
+                    f"{monitor_task_id}: its last output line is not its JSON result ({err}): {result!r}"
+                ) from err
         if not isinstance(result, dict) or not isinstance(result.get("alarms"), list):
             raise ValueError(f"{monitor_task_id}: expected the monitor's result line with 'alarms', got {result!r}")
         if not result["alarms"]:

@@ -61,8 +61,8 @@ def test_a_day_over_a_threshold_alerts_once_naming_day_version_metrics_and_value
     assert len(webhook.posts) == 1
     text = webhook.posts[0][1]["text"]
     assert text.startswith("Monitor alarm for 2026-11-27: model version 3, 2 over threshold")
-    assert "f03: psi 0.41 (threshold 0.2)" in text
-    assert "quality: roc_auc 0.62 (threshold 0.79)" in text
+    assert "f03: psi 0.4100 (threshold 0.2000)" in text
+    assert "quality: roc_auc 0.6200 (threshold 0.7900)" in text
     assert "monitoring/2026-11-27/report.html" in text
 
 
@@ -74,9 +74,11 @@ def test_a_quiet_day_sends_nothing_and_skips_the_retrain(webhook):
 
 def test_the_result_line_as_the_docker_operator_pushes_it_and_a_model_without_registry_version(webhook):
     check = act_on_alarms(_settings(webhook.url("/hook")))
-    line = json.dumps({"ds": "2026-11-27", "model_version": None, "model_ref": "models/2026-11-22", "alarms": ALARMS[:1]})
+    result = {"ds": "2026-11-27", "model_version": None, "model_ref": "models/2026-11-22", "alarms": ALARMS[:1]}
+    line = json.dumps(result)
     assert check(ti=_TI(line), ds="2026-11-27") is True
-    assert webhook.posts[0][1]["text"].startswith("Monitor alarm for 2026-11-27: model models/2026-11-22, 1 over threshold")
+    subject = "Monitor alarm for 2026-11-27: model models/2026-11-22, 1 over threshold"
+    assert webhook.posts[0][1]["text"].startswith(subject)
     with pytest.raises(ValueError, match="its last output line is not its JSON result"):
         check(ti=_TI("wrote monitoring/2026-11-27/report.json"), ds="2026-11-27")
 

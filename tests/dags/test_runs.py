@@ -257,7 +257,8 @@ def drift_day(logical_date):
 def drifted(dagbag, drift_day, predicted, monitored):
     """A day whose world shifted (generate_data's drift_from), predicted with the run date's model."""
     drift_ds = f"{drift_day:%Y-%m-%d}"
-    generated = _run(dagbag.dags["generate_data"], drift_day, conf={"rows": ROWS, "drift_from": drift_ds}, case=" (drift)")
+    conf = {"rows": ROWS, "drift_from": drift_ds}
+    generated = _run(dagbag.dags["generate_data"], drift_day, conf=conf, case=" (drift)")
     return generated, _run(dagbag.dags["predict"], drift_day, case=" (drift)")
 
 
@@ -268,7 +269,9 @@ def _retrain_requests():
 
     with create_session() as session:
         rows = session.scalars(
-            select(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id).where(AssetModel.name == "retrain_requested")
+            select(AssetEvent)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .where(AssetModel.name == "retrain_requested")
         ).all()
         return [(e.source_dag_id, e.source_task_id, e.extra) for e in rows]
 
@@ -302,6 +305,7 @@ def test_a_drifted_day_alarms_once_by_the_notifier_and_requests_a_retrain(drifte
     text = receiver.posts[0][1]["text"]
     assert text.startswith(f"Monitor alarm for {drift_ds}: model models/{ds}, {len(result['alarms'])} over threshold")
     for alarm in result["alarms"]:
-        assert f"{alarm['subject']}: {alarm['metric']} {alarm['value']}" in text
+        value, threshold = f"{alarm['value']:.4f}", f"{alarm['threshold']:.4f}"
+        assert f"{alarm['subject']}: {alarm['metric']} {value} (threshold {threshold})" in text
     # The Asset event train_model's schedule waits for, carrying the day train_model then takes as its run date.
     assert _retrain_requests()[len(before):] == [("monitor", "request_retrain", {"ds": drift_ds})]

@@ -22,8 +22,6 @@ export const ID = pipeline.raw_schema.id.name;
 export const TARGET = pipeline.raw_schema.target.name;
 /** The feature columns of raw data, in order: what generate writes and every reader of raw data demands. */
 export const FEATURES: readonly string[] = pipeline.raw_schema.features.map((f) => f.name);
-export const RAW_DATA_COLUMNS: readonly string[] = [ID, ...FEATURES];
-export const RAW_TARGET_COLUMNS: readonly string[] = [ID, TARGET];
 
 /** The option groups (window, hyperparameters, gate, scoring) and the names in each. */
 export type OptionGroup = keyof typeof pipeline.options;
@@ -128,7 +126,6 @@ export function stringOption(name: OptionName, raw: string): string {
 }
 
 const REF = pipeline.model_ref;
-export const MODEL_REF_PREFIX = REF.registry_prefix;
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 /** `models:/<name>@<alias>` and `models:/<name>/<version>`, built from the contract's grammar. */
 export const MODEL_REF_BY_ALIAS = new RegExp(`^${escape(REF.registry_prefix)}(${REF.name})@(${REF.alias})$`);

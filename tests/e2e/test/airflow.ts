@@ -4,6 +4,8 @@ export interface DagRun {
   dag_run_id: string;
   dag_id: string;
   logical_date: string | null;
+  /** "scheduled", "manual", "asset_triggered", "backfill". */
+  run_type: string;
   state: string;
 }
 

@@ -2,7 +2,8 @@
 // download): the DAG list and each DAG's graph. The caller chooses the folder: a temporary one in `make test`,
 // docs/screenshots under `make screenshots`.
 import { mkdir } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { chromium, type Page } from "playwright-core";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -93,14 +94,45 @@ async function dagLinksInView(page: Page): Promise<string[]> {
   });
 }
 
-export async function takeScreenshots(job: ScreenshotJob): Promise<Screenshots> {
-  await mkdir(job.outDir, { recursive: true });
-  const browser = await chromium.launch({
+const launch = () =>
+  chromium.launch({
     executablePath: CHROMIUM,
     // The closed network refuses Chromium's background connections; these flags keep it from trying.
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
       "--disable-component-update", "--disable-sync"],
   });
+
+/** The width the monitor's report page is shown at: its column and a margin. */
+export const REPORT_WIDTH = 960;
+
+/**
+ * A page of the data folder opened from disk, as a person opens it, shot whole. Every request but the page's
+ * own file is refused and returned: a self-contained page makes none.
+ */
+export async function screenshotFile(file: string, out: string): Promise<{ height: number; requests: string[] }> {
+  await mkdir(dirname(out), { recursive: true });
+  const browser = await launch();
+  try {
+    const page = await browser.newPage({ viewport: { width: REPORT_WIDTH, height: VIEWPORT.height } });
+    const url = pathToFileURL(file).href;
+    const requests: string[] = [];
+    await page.route("**/*", (route) => {
+      if (route.request().url() === url) return route.continue();
+      requests.push(route.request().url());
+      return route.abort();
+    });
+    await page.goto(url, { waitUntil: "load" });
+    await page.screenshot({ path: out, fullPage: true });
+    const height = await page.evaluate(() => document.documentElement.scrollHeight);
+    return { height, requests };
+  } finally {
+    await browser.close();
+  }
+}
+
+export async function takeScreenshots(job: ScreenshotJob): Promise<Screenshots> {
+  await mkdir(job.outDir, { recursive: true });
+  const browser = await launch();
   const files: string[] = [];
   try {
     const page = await browser.newPage({ viewport: VIEWPORT });

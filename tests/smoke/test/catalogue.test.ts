@@ -6,6 +6,7 @@ import { expect } from "chai";
 import { chmod, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { MlflowClient } from "../../../images/common/src/mlflow.ts";
+import { monitorArgs } from "./monitoring.ts";
 import {
   type MlflowOnNetwork,
   type Stage,
@@ -60,6 +61,10 @@ const KINDS = [
   "columns out of order",
   "data and target ids differ",
   "not the raw schema",
+  "labels do not match predictions",
+  "probability not in [0, 1]",
+  "corrupt predictions manifest",
+  "missing field",
 ] as const;
 type Kind = (typeof KINDS)[number];
 
@@ -67,6 +72,7 @@ type Kind = (typeof KINDS)[number];
 const raw = (ds: string, f: "data" | "target") => `raw/${ds}/${f}.csv`;
 const processed = (f: string, ds = D) => `processed/${ds}/${f}.csv`;
 const model = (f: string, ds = D) => `models/${ds}/${f}`;
+const predictions = (f: string, ds = D) => `predictions/${ds}/${f}`;
 const shown = (p: string) => `/data/${p}`;
 /** A path as it appears in a message, ready for a RegExp. */
 const re = (p: string) => p.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
@@ -154,6 +160,7 @@ const splitD = ["split", "--ds", D];
 const trainD = ["--ds", D, "--family", "logreg", "--epochs", "3"];
 const validateD = ["validate", "--ds", D];
 const predictD = ["--ds", D, "--model", `models/${D}`];
+const monitorD = monitorArgs(D);
 const REF = `models:/${NAME}@production`;
 
 const CASES: Case[] = [
@@ -386,6 +393,55 @@ const CASES: Case[] = [
     msg: usage("--ds", 'expected a date YYYY-MM-DD, got "2026-11-31"') },
   { name: "predict: threshold above 1", kind: "bad option", stage: "predict", args: [...predictD, "--threshold", "1.5"], code: 2,
     msg: usage("--threshold", "expected a number in \\[0, 1\\], got 1.5") },
+
+  // monitor: the baseline monitored day D once, so each case is a failed rerun that must leave that report,
+  // its page and the index as they were.
+  { name: "monitor: labels missing", kind: "missing file", stage: "monitor", args: monitorD, setup: remove(raw(D, "target")),
+    code: 1, msg: new RegExp(`^${re(shown(raw(D, "target")))}: file not found$`) },
+  { name: "monitor: the labels of another day", kind: "labels do not match predictions", stage: "monitor", args: monitorD,
+    setup: copyFile(raw(D0, "target"), raw(D, "target")), code: 1,
+    msg: new RegExp(`^${re(shown(raw(D, "target")))}: no label for id "20261120-000001" of ${re(shown(predictions("predictions.csv")))} \\(row 2\\)$`) },
+  { name: "monitor: a prediction without a label", kind: "labels do not match predictions", stage: "monitor", args: monitorD,
+    setup: setCell(raw(D, "target"), 9, "id", "20261120-999999"), code: 1,
+    msg: new RegExp(`^${re(shown(raw(D, "target")))}: no label for id "20261120-000008" of ${re(shown(predictions("predictions.csv")))} \\(row 9\\)$`) },
+  { name: "monitor: a label without a prediction", kind: "labels do not match predictions", stage: "monitor", args: monitorD,
+    setup: keepLines(predictions("predictions.csv"), ROWS), code: 1,
+    msg: new RegExp(`^${re(shown(raw(D, "target")))}: 1 ids have no prediction in ${re(shown(predictions("predictions.csv")))}, e\\.g\\. "20261120-000200"$`) },
+  { name: "monitor: an id twice in predictions.csv", kind: "duplicate ids", stage: "monitor", args: monitorD,
+    setup: setCell(predictions("predictions.csv"), 3, "id", "20261120-000001"), code: 1,
+    msg: new RegExp(`^${re(shown(predictions("predictions.csv")))}: row 3: duplicate id "20261120-000001"$`) },
+  { name: "monitor: a probability above 1", kind: "probability not in [0, 1]", stage: "monitor", args: monitorD,
+    setup: setCell(predictions("predictions.csv"), 2, "probability", "1.5"), code: 1,
+    msg: new RegExp(`^${re(shown(predictions("predictions.csv")))}: row 2, column "probability": expected a number in \\[0, 1\\], got "1\\.5"$`) },
+  { name: "monitor: predictions.csv header only", kind: "header only", stage: "monitor", args: monitorD,
+    setup: keepLines(predictions("predictions.csv"), 1), code: 1,
+    msg: new RegExp(`^${re(shown(predictions("predictions.csv")))}: no data rows \\(header only\\)$`) },
+  { name: "monitor: predictions manifest missing", kind: "missing file", stage: "monitor", args: monitorD,
+    setup: remove(predictions("manifest.json")), code: 1, msg: new RegExp(`^${re(shown(predictions("manifest.json")))}: file not found$`) },
+  { name: "monitor: predictions manifest cut short", kind: "corrupt predictions manifest", stage: "monitor", args: monitorD,
+    setup: truncate(predictions("manifest.json"), 30), code: 1,
+    msg: new RegExp(`^${re(shown(predictions("manifest.json")))}: not valid JSON \\(.+\\)$`) },
+  { name: "monitor: predictions manifest naming no model day", kind: "missing field", stage: "monitor", args: monitorD,
+    setup: editJson(predictions("manifest.json"), (m) => void delete m.model_ds), code: 1,
+    msg: new RegExp(`^${re(shown(predictions("manifest.json")))}: "model_ds" must be a date YYYY-MM-DD$`) },
+  { name: "monitor: model folder without profile.json", kind: "missing model file", stage: "monitor", args: monitorD,
+    setup: remove(model("profile.json")), code: 1, msg: new RegExp(`^${re(shown(model("profile.json")))}: file not found$`) },
+  // A model validated before the monitor came has metrics.json without the validation scores' profile.
+  { name: "monitor: metrics.json without \"scores\"", kind: "missing field", stage: "monitor", args: monitorD,
+    setup: editJson(model("metrics.json"), (m) => void delete m.scores), code: 1,
+    msg: new RegExp(`^${re(shown(model("metrics.json")))}: no "scores" profile of the validation probabilities \\(.*rerun validate\\)$`) },
+  { name: "monitor: PSI threshold 0", kind: "bad option", stage: "monitor", args: monitorArgs(D, { psiThreshold: 0 }), code: 2,
+    msg: usage("--psi-threshold", "expected a number in \\(0, 10\\], got 0") },
+  { name: "monitor: history days not an integer", kind: "bad option", stage: "monitor", args: monitorArgs(D, { historyDays: 7.5 }), code: 2,
+    msg: usage("--history-days", "expected an integer, got 7.5") },
+  { name: "monitor: ROC AUC drop above 1", kind: "bad option", stage: "monitor", args: monitorArgs(D, { aucDrop: 1.5 }), code: 2,
+    msg: usage("--auc-drop", "expected a number in \\[0, 1\\], got 1.5") },
+  { name: "monitor: 29 February 2026", kind: "malformed ds", stage: "monitor", args: monitorArgs("2026-02-29"), code: 2,
+    msg: usage("--ds", 'expected a date YYYY-MM-DD, got "2026-02-29"') },
+  { name: "monitor: MLflow unreachable", kind: "MLflow unreachable", stage: "monitor", args: monitorD, env: { MLFLOW_TRACKING_URI: CLOSED },
+    code: 1, msg: new RegExp(`^${re(CLOSED)}: MLflow unreachable at ${re(CLOSED)} \\(ECONNREFUSED\\)$`) },
+  { name: "monitor: read-only data folder", kind: "unwritable output folder", stage: "monitor", args: monitorD, readOnlyMount: true,
+    code: 1, msg: new RegExp(`^/data/monitoring/${D}/report\\.json: cannot write \\(EROFS\\)$`) },
 ];
 
 interface Outcome {
@@ -421,7 +477,8 @@ describe("bad-input catalogue on the real images: exit != 0, one error line, the
 
   /** The good data folder every case copies: made by the images themselves, small, MLflow off. */
   async function makeBaseline(): Promise<string> {
-    // Day D has data, train_data, the split, a logreg model with its metrics, and predictions; day D0 a tree model.
+    // Day D has data, train_data, the split, a logreg model with its metrics, predictions and their monitoring
+    // report; day D0 a tree model.
     const dir = await makeDataDir("catalogue-baseline");
     const run = async (stage: Stage, ...args: string[]) => (await runStage(stage, args, { dataDir: dir })).result();
     await Promise.all([D0, D].map((ds) => run("generate", "--ds", ds, "--rows", String(ROWS))));
@@ -434,6 +491,7 @@ describe("bad-input catalogue on the real images: exit != 0, one error line, the
     await Promise.all([run("train", ...trainD), run("train", "--ds", D0, "--family", "tree")]);
     await run("validate", ...validateD);
     await run("predict", ...predictD);
+    await run("monitor", ...monitorD);
     return dir;
   }
 
@@ -502,11 +560,11 @@ describe("bad-input catalogue on the real images: exit != 0, one error line, the
   });
 
   it(`covers every kind of bad input (${KINDS.length} kinds, ${CASES.length} cases)`, () => {
-    expect(CASES.length).to.be.at.least(24);
+    expect(CASES.length).to.be.at.least(105);
     expect([...new Set(CASES.map((c) => c.kind))]).to.have.members([...KINDS]);
     expect(new Set(CASES.map((c) => c.name)).size, "case names are unique").to.equal(CASES.length);
     const stages = new Set(CASES.map((c) => (c.stage === "prepare" ? (c.args[0] as string) : c.stage)));
-    expect([...stages]).to.have.members(["generate", "prepare", "split", "train", "validate", "predict"]);
+    expect([...stages]).to.have.members(["generate", "prepare", "split", "train", "validate", "predict", "monitor"]);
   });
 
   for (const c of CASES) {

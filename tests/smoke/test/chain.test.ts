@@ -1,12 +1,25 @@
 // Runs the real images, as the DAGs do, on a temporary data folder: generate -> prepare -> split -> train ->
-// validate -> predict, and checks every output.
+// validate -> predict -> monitor, and checks every output; then a next day in a shifted world, which the
+// monitor must flag.
 import { expect } from "chai";
 import { execa } from "execa";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { STAGES, type Stage, exists as existsIn, image, makeDataDir, removeDir, runStage } from "./support.ts";
+import {
+  expectMonitored,
+  expectReportPage,
+  featureMeans,
+  indexedDays,
+  monitorArgs,
+  type Report,
+} from "./monitoring.ts";
+import { FEATURES, STAGES, type Stage, exists as existsIn, image, makeDataDir, removeDir, runStage } from "./support.ts";
 
 const DS = "2026-11-20";
+/** The day after DS, generated with a sudden shift of the world from that day on. */
+const DRIFTED = "2026-11-21";
+/** A day the chain writes nothing for. */
+const UNSEEN = "2026-11-25";
 const ROWS = 3000;
 
 let dataDir = "";
@@ -77,7 +90,7 @@ describe("stage images", () => {
     });
 
     for (const family of ["logreg", "tree", "mlp"]) {
-      it(`${family}: train -> validate -> predict`, async () => {
+      it(`${family}: train -> validate -> predict -> monitor, ok on its own training day`, async () => {
         const trained = (await run("train", "--ds", DS, "--family", family, "--epochs", "5")).result();
         expect(trained.status).to.equal("ok");
         const files = await readdir(join(dataDir, `models/${DS}`));
@@ -139,18 +152,68 @@ describe("stage images", () => {
           rows: ROWS,
           threshold: 0.5,
         });
+
+        // The model on the day it was trained on, mostly its own training rows: nothing may look drifted or worse.
+        const monitored = await run("monitor", ...monitorArgs(DS));
+        const result = monitored.result();
+        expect(result.mlflow_run_id, "MLflow off").to.equal(null);
+        expect(monitored.stderrLines.map((l) => JSON.parse(l).msg)).to.include(
+          "MLflow off: MLFLOW_TRACKING_URI is not set, nothing is logged or registered",
+        );
+        const report = await expectMonitored(dataDir, DS, result);
+        expect(report.verdict, JSON.stringify(report.alarms)).to.equal("ok");
+        await expectReportPage(dataDir, report);
+        expect(await indexedDays(dataDir)).to.deep.equal([DS]);
       });
     }
+
+    it("monitor: a next day in a shifted world is flagged, and the index lists both days", async () => {
+      // The model folder is the last family's (mlp): the world moves under it from DRIFTED on.
+      const generated = (await run("generate", "--ds", DRIFTED, "--rows", String(ROWS), "--drift-from", DRIFTED)).result();
+      expect(generated).to.include({ shifted: true });
+      (await run("predict", "--ds", DRIFTED, "--model", `models/${DS}`)).result();
+
+      // Which features moved, from the data alone: a sudden shift moves means by standard deviations, a day's
+      // slow drift by hundredths of one.
+      const [before, after] = await Promise.all([featureMeans(dataDir, DS), featureMeans(dataDir, DRIFTED)]);
+      const shifted = FEATURES.filter((f) => Math.abs((after[f] as number) - (before[f] as number)) > 0.5);
+      expect(shifted.length, "features the shift moved").to.be.within(1, FEATURES.length - 1);
+      const psiAlarms = (r: Report) => r.alarms.filter((a) => a.metric === "psi" && a.subject !== "scores").map((a) => a.subject);
+
+      // A deployment that alarms on drift only (the largest auc_drop the contract allows): a drift verdict,
+      // each moved feature named, none of the others.
+      const driftOnly = { aucDrop: 1 };
+      const drift = await expectMonitored(dataDir, DRIFTED, (await run("monitor", ...monitorArgs(DRIFTED, driftOnly))).result(), driftOnly);
+      expect(drift.verdict).to.equal("drift");
+      expect(psiAlarms(drift)).to.deep.equal(shifted);
+
+      // As the DAG runs it by default. generate's shift is concept drift too (some weights turn their sign), so
+      // the model ranks the day barely better than chance: the quality drop outranks the drift.
+      const monitored = (await run("monitor", ...monitorArgs(DRIFTED))).result();
+      const report = await expectMonitored(dataDir, DRIFTED, monitored);
+      expect(psiAlarms(report)).to.deep.equal(shifted);
+      expect(report.alarms.filter((a) => a.metric === "roc_auc")).to.have.length(1);
+      expect(report.verdict).to.equal("quality drop");
+      expect(report.quality.roc_auc).to.be.lessThan(report.validation.roc_auc as number);
+      expect(monitored.max_psi).to.have.property("feature").that.is.oneOf(shifted);
+
+      const html = await expectReportPage(dataDir, report);
+      for (const f of shifted) expect(html).to.match(new RegExp(`PSI of feature ${f} is \\d`));
+      // Newest first; DS's report is the in-sample day's, still there.
+      expect(await indexedDays(dataDir)).to.deep.equal([DRIFTED, DS]);
+      const index = await readFile(join(dataDir, "monitoring/index.html"), "utf8");
+      expect(index).to.contain("QUALITY DROP").and.contain("OK").and.contain("2 days, newest first");
+    });
   });
 
   describe("bad input in a real container", () => {
     it("predict with a missing model folder exits 1 with one line naming it and writes nothing", async () => {
-      const r = await run("predict", "--ds", "2026-11-21", "--model", "models/1999-01-01");
+      const r = await run("predict", "--ds", UNSEEN, "--model", "models/1999-01-01");
       expect(r.code).to.equal(1);
       const last = JSON.parse(r.stderrLines.at(-1) ?? "{}");
       expect(last.level).to.equal("error");
       expect(last.msg).to.contain("/data/models/1999-01-01");
-      expect(await exists("predictions/2026-11-21")).to.equal(false);
+      expect(await exists(`predictions/${UNSEEN}`)).to.equal(false);
     });
 
     it("generate with a malformed date exits 2 and writes nothing", async () => {
