@@ -96,7 +96,6 @@ export async function readDataProfile(path: string): Promise<DataProfile> {
   return p as unknown as DataProfile;
 }
 
-/** The validation numbers of the model version (validate's metrics.json) the day is compared with. */
 /** The validation numbers of the model version (validate's metrics.json) the day is compared with, and the
  * profile of the model's probabilities on the validation rows. */
 export type Validation = Quality & { scores: ColumnProfile };
@@ -167,7 +166,9 @@ export async function readScoredDay(predictionsPath: string, targetPath: string)
         break;
       }
     }
-    throw new InputError(targetPath, `${labels.size - n} ids have no prediction in ${predictionsPath}, e.g. "${example}"`);
+    const unmatched = labels.size - n;
+    const ids = unmatched === 1 ? "1 id has" : `${unmatched} ids have`;
+    throw new InputError(targetPath, `${ids} no prediction in ${predictionsPath}, e.g. "${example}"`);
   }
   return { y, p };
 }

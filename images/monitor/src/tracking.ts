@@ -1,8 +1,10 @@
 /**
  * The day's numbers in MLflow (only with MLFLOW_TRACKING_URI set): one run per model version in the experiment
  * `<experiment>-monitoring`, named `monitor-v<version>`, found by name or created, and one point per day of
- * each metric at step = days since 1970 and timestamp = midnight UTC of ds, so a rerun of a day logs the same
- * point again (which MLflow keeps once). The day's page is uploaded as `reports/{ds}/report.html`.
+ * each metric at step = days since 1970 and timestamp = midnight UTC of ds, so a rerun of a day on the same inputs
+ * logs the same point again, which MLflow keeps once. A rerun on changed inputs (labels corrected later) adds a
+ * second point at that step: MLflow cannot delete one, and its charts show both. The day's page is uploaded as
+ * `reports/{ds}/report.html`, replacing the earlier one.
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";

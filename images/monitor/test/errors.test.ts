@@ -62,7 +62,7 @@ describe("monitor on bad inputs: exit 1, one error line naming the file, nothing
     failsWith(
       (d) => edit(paths(d).target, (t) => `${t}extra-id,1\n`),
       (d) => paths(d).target,
-      /1 ids have no prediction in .*predictions\.csv, e\.g\. "extra-id"/,
+      /1 id has no prediction in .*predictions\.csv, e\.g\. "extra-id"/,
     ));
 
   it("a model folder without profile.json", () =>

@@ -406,7 +406,7 @@ const CASES: Case[] = [
     msg: new RegExp(`^${re(shown(raw(D, "target")))}: no label for id "20261120-000008" of ${re(shown(predictions("predictions.csv")))} \\(row 9\\)$`) },
   { name: "monitor: a label without a prediction", kind: "labels do not match predictions", stage: "monitor", args: monitorD,
     setup: keepLines(predictions("predictions.csv"), ROWS), code: 1,
-    msg: new RegExp(`^${re(shown(raw(D, "target")))}: 1 ids have no prediction in ${re(shown(predictions("predictions.csv")))}, e\\.g\\. "20261120-000200"$`) },
+    msg: new RegExp(`^${re(shown(raw(D, "target")))}: 1 id has no prediction in ${re(shown(predictions("predictions.csv")))}, e\\.g\\. "20261120-000200"$`) },
   { name: "monitor: an id twice in predictions.csv", kind: "duplicate ids", stage: "monitor", args: monitorD,
     setup: setCell(predictions("predictions.csv"), 3, "id", "20261120-000001"), code: 1,
     msg: new RegExp(`^${re(shown(predictions("predictions.csv")))}: row 3: duplicate id "20261120-000001"$`) },

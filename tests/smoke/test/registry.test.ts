@@ -1,14 +1,16 @@
 // The model registry scenario on the real images and a real MLflow server, both on one user-defined Docker
 // network as in the deployment: week 1 trains version 1, which becomes production; week 2 trains a worse
 // model, which the quality gate rejects, so predict keeps scoring with version 1; then the manual path
-// promotes version 2 and rolls back to version 1.
+// promotes version 2 and rolls back to version 1; then monitor logs days to each version's monitoring run.
 import { expect } from "chai";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MlflowClient } from "../../../images/common/src/mlflow.ts";
 import { docker } from "../../../images/common/test/integration/server.ts";
+import { expectMonitored, monitorArgs, type Report } from "./monitoring.ts";
 import {
+  CONTRACT,
   type MlflowOnNetwork,
   type Stage,
   type StageRun,
@@ -30,6 +32,20 @@ const ROWS_PER_DAY = "1000";
 
 /** The 7 days ending at `ds`, oldest first. */
 const week = (ds: string) => lastDays(ds, 7);
+
+/** Where monitor logs (no MLFLOW_EXPERIMENT_NAME is set here, so the contract's experiment name is the base). */
+const MONITORING_EXPERIMENT = `${CONTRACT.names.experiment}-monitoring`;
+/** Each metric a monitored day logs, and where the report holds it. */
+const DAY_METRICS: Record<string, (r: Report) => number | null> = {
+  monitor_roc_auc: (r) => r.quality.roc_auc,
+  monitor_log_loss: (r) => r.quality.log_loss,
+  monitor_accuracy: (r) => r.quality.accuracy,
+  monitor_max_psi: (r) => Math.max(...Object.values(r.drift.features).map((f) => f.psi ?? -Infinity)),
+  monitor_scores_psi: (r) => r.drift.scores.psi,
+};
+/** A day's point on the charts across days: step = days since 1970, at midnight UTC of the day. */
+const midnight = (ds: string) => Date.parse(`${ds}T00:00:00Z`);
+const dayStep = (ds: string) => midnight(ds) / 86_400_000;
 
 describe("model registry: quality gate, predict from the registry, manual promote and roll back", function () {
   let mlflow: MlflowOnNetwork | undefined;
@@ -225,6 +241,113 @@ describe("model registry: quality gate, predict from the registry, manual promot
     expect(production.version).to.equal("1");
     expect(production.tags).to.include({ promoted_by: "manual", promotion_reason: "manual promotion", promoted_from: "2" });
     expect((await predictWith(PRODUCTION)).manifest).to.include({ model_version: "1", run_id: runIds[WEEK1] });
+  });
+
+  describe("monitor on the registry: one MLflow run per model version, one point per day", () => {
+    /** Two days scored by production (version 1 again), and a day scored by version 2 by its number. */
+    const V1_DAYS = [week(WEEK2)[5] as string, WEEK2];
+    const V2_DAY = week(WEEK2)[4] as string;
+    const reports: Record<string, Report> = {};
+    let runV1 = "";
+
+    const monitor = async (ds: string) => {
+      const result = (await run("monitor", monitorArgs(ds))).result();
+      reports[ds] = await expectMonitored(dataDir, ds, result);
+      expect(result.mlflow_run_id, "the run it logged to").to.be.a("string");
+      return result.mlflow_run_id as string;
+    };
+
+    /** Every active run of the monitoring experiment, by name (the client has no search; the REST API has). */
+    async function monitoringRuns(): Promise<{ name: string; id: string }[]> {
+      const experiment = await client.getExperimentByName(MONITORING_EXPERIMENT);
+      expect(experiment, MONITORING_EXPERIMENT).to.not.equal(undefined);
+      const res = await fetch(`${mlflow?.server.uri}/api/2.0/mlflow/runs/search`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ experiment_ids: [experiment?.experimentId], run_view_type: "ACTIVE_ONLY", max_results: 100 }),
+      });
+      expect(res.status).to.equal(200);
+      const body = (await res.json()) as { runs?: { info: { run_id: string; run_name: string } }[] };
+      return (body.runs ?? []).map((r) => ({ name: r.info.run_name, id: r.info.run_id }));
+    }
+
+    /** Each day metric's points, as MLflow returns them. */
+    const histories = async (runId: string) =>
+      Object.fromEntries(await Promise.all(Object.keys(DAY_METRICS).map(async (k) => [k, await client.getMetricHistory(runId, k)] as const)));
+
+    /** The points the reports of `days` call for, in the order MLflow keeps them (by step). */
+    const expectedPoints = (days: string[]) =>
+      Object.fromEntries(
+        Object.entries(DAY_METRICS).map(([key, of]) => [
+          key,
+          [...days].sort().map((ds) => ({ key, value: of(reports[ds] as Report), step: dayStep(ds), timestamp: midnight(ds) })),
+        ]),
+      );
+
+    /** The run's report pages: one per day under reports/{ds}/, each the very page the data folder holds. */
+    async function expectPages(runId: string, days: string[]): Promise<void> {
+      const listed = await client.listArtifacts(runId, "reports", { recursive: true });
+      expect(listed.map((a) => a.path)).to.have.members(days.map((ds) => `${ds}/report.html`));
+      const downloaded = await mkdtemp(join(tmpdir(), "aml-monitor-artifacts-"));
+      try {
+        await client.downloadArtifacts(runId, "reports", join(downloaded, "reports"));
+        for (const ds of days) {
+          const page = await readFile(join(downloaded, "reports", ds, "report.html"));
+          expect(page.equals(await readFile(join(dataDir, `monitoring/${ds}/report.html`))), ds).to.equal(true);
+        }
+      } finally {
+        await rm(downloaded, { recursive: true, force: true });
+      }
+    }
+
+    it(`two days scored by version 1 go to the run monitor-v1 of ${MONITORING_EXPERIMENT}, each at its day's step`, async () => {
+      for (const ds of V1_DAYS) expect((await predictWith(PRODUCTION, ds)).manifest).to.include({ model_version: "1" });
+      const ids = [];
+      for (const ds of V1_DAYS) ids.push(await monitor(ds));
+      runV1 = ids[0] as string;
+      expect(ids[1], "the second day logs to the first day's run").to.equal(runV1);
+      expect(await monitoringRuns()).to.deep.equal([{ name: "monitor-v1", id: runV1 }]);
+
+      const mlRun = await client.getRun(runV1);
+      expect(mlRun.info).to.include({ runName: "monitor-v1", status: "FINISHED" });
+      const last = reports[WEEK2] as Report;
+      expect(mlRun.tags).to.include({
+        model_version: "1",
+        model_ds: WEEK1,
+        registered_model: NAME,
+        image: image("monitor"),
+        last_ds: WEEK2,
+        last_verdict: last.verdict,
+      });
+      expect(await histories(runV1)).to.deep.equal(expectedPoints(V1_DAYS));
+      // The latest value of each metric is the last day's.
+      for (const [key, of] of Object.entries(DAY_METRICS)) expect(mlRun.metrics[key], key).to.equal(of(last));
+      await expectPages(runV1, V1_DAYS);
+    });
+
+    it("a rerun of a day logs into the same run and adds no point; its page is still the one on disk", async () => {
+      const before = await histories(runV1);
+      expect(await monitor(WEEK2)).to.equal(runV1);
+      expect(await monitoringRuns()).to.deep.equal([{ name: "monitor-v1", id: runV1 }]);
+      expect(await histories(runV1)).to.deep.equal(before);
+      expect(await histories(runV1)).to.deep.equal(expectedPoints(V1_DAYS));
+      await expectPages(runV1, V1_DAYS);
+    });
+
+    it("a day scored by version 2 gets a run of its own, monitor-v2", async () => {
+      expect((await predictWith(`models:/${NAME}/2`, V2_DAY)).manifest).to.include({ model_version: "2" });
+      const runV2 = await monitor(V2_DAY);
+      expect(runV2).to.not.equal(runV1);
+      expect(await monitoringRuns()).to.have.deep.members([
+        { name: "monitor-v1", id: runV1 },
+        { name: "monitor-v2", id: runV2 },
+      ]);
+      expect((await client.getRun(runV2)).tags).to.include({ model_version: "2", model_ds: WEEK2, registered_model: NAME, last_ds: V2_DAY });
+      expect(await histories(runV2)).to.deep.equal(expectedPoints([V2_DAY]));
+      // Version 1's run is left as it was.
+      expect(await histories(runV1)).to.deep.equal(expectedPoints(V1_DAYS));
+      await expectPages(runV2, [V2_DAY]);
+    });
   });
 
   describe("failures in real containers: exit 1, one error line, nothing written", () => {
