@@ -230,10 +230,6 @@ def wait_for_files(
     )
 
 
-# The raw files of the window (what prepare reads) or of the day (what predict reads).
-wait_for_raw_data = wait_for_files
-
-
 def wait_for_model(
     task_id: str,
     model_ref: str = MODEL_REF_TEMPLATE,

@@ -15,7 +15,7 @@ from airflow_ml_dags.defaults import dag_args
 from airflow_ml_dags.model_refs import MODEL_REF_TEMPLATE, macros, resolved_template
 from airflow_ml_dags.monitoring import PREDICTIONS
 from airflow_ml_dags.operators import stage_task
-from airflow_ml_dags.sensors import wait_for_model, wait_for_raw_data
+from airflow_ml_dags.sensors import wait_for_files, wait_for_model
 from airflow_ml_dags.settings import load_settings
 
 settings = load_settings()
@@ -33,7 +33,7 @@ with DAG(
         *("--model-ref", resolved_template("wait_for_model", "model_ref")),
     ]
     [
-        wait_for_raw_data("wait_for_raw_data", keys=("raw_data",), settings=settings),
+        wait_for_files("wait_for_raw_data", keys=("raw_data",), settings=settings),
         wait_for_model("wait_for_model", MODEL_REF_TEMPLATE, settings=settings),
     ] >> stage_task(
         "predict", "predict", ["--ds", "{{ ds }}", *model, *cli_args("scoring")], settings=settings, outlets=[PREDICTIONS]

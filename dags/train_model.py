@@ -16,7 +16,7 @@ from airflow_ml_dags.contract import cli_args, params
 from airflow_ml_dags.defaults import dag_args
 from airflow_ml_dags.monitoring import MODELS, RETRAIN_REQUESTED, RUN_DS, retrain_ds
 from airflow_ml_dags.operators import stage_task
-from airflow_ml_dags.sensors import wait_for_raw_data
+from airflow_ml_dags.sensors import wait_for_files
 from airflow_ml_dags.settings import load_settings
 
 settings = load_settings()
@@ -33,7 +33,7 @@ with DAG(
     ds = ["--ds", RUN_DS]
     raw = ("raw_data", "raw_target")
     chain(
-        wait_for_raw_data("wait_for_raw_data", keys=raw, days="{{ params.days }}", ds=RUN_DS, settings=settings),
+        wait_for_files("wait_for_raw_data", keys=raw, days="{{ params.days }}", ds=RUN_DS, settings=settings),
         stage_task("prepare", "prepare", [*ds, *cli_args("window")], settings=settings),
         stage_task("split", "split", ds, settings=settings),
         stage_task("train", "train", [*ds, *cli_args("hyperparameters")], settings=settings),

@@ -14,7 +14,7 @@ from airflow_ml_dags.model_refs import FolderRef, ModelRefError, RegistryRef, pa
 from airflow_ml_dags.operators import stage_task
 from airflow_ml_dags.contract import window
 from airflow_ml_dags.paths import container_path, raw_files
-from airflow_ml_dags.sensors import RawDataSensor, wait_for_raw_data
+from airflow_ml_dags.sensors import RawDataSensor, wait_for_files
 from airflow_ml_dags.settings import SettingsError, load_settings
 
 BASE_ENV = {"HOST_DATA_DIR": "/srv/ml/data", "IMAGE_VERSION": "1.2.3"}
@@ -345,6 +345,6 @@ class TestRawDataSensor:
 
     def test_helper_reschedules_with_the_settings(self):
         s = load_settings({**BASE_ENV, "SENSOR_POKE_INTERVAL_SECONDS": "7", "SENSOR_TIMEOUT_SECONDS": "70"})
-        sensor = wait_for_raw_data("w", keys=("raw_data",), settings=s)
+        sensor = wait_for_files("w", keys=("raw_data",), settings=s)
         assert sensor.mode == "reschedule"
         assert (sensor.poke_interval, sensor.timeout) == (7, 70)
