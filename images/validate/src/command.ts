@@ -1,6 +1,10 @@
 import { join } from "node:path";
 import {
+  type Args,
   type Command,
+  InputError,
+  type Logger,
+  UsageError,
   DEFAULT_DATA_DIR,
   DEFAULT_REGISTERED_MODEL,
   MlflowClient,
@@ -21,7 +25,15 @@ import {
 import { MANIFEST_JSON, loadModel } from "@airflow-ml-dags/model";
 import type { GateMetric } from "./gate.ts";
 import { computeMetrics, type Metrics } from "@airflow-ml-dags/model/metrics";
-import { promoteVersion, registerAndGate, type RegistryRecord } from "./registry.ts";
+import { readFile } from "node:fs/promises";
+import {
+  promoteVersion,
+  recordDecision,
+  registerAndGate,
+  type ApprovalMode,
+  type Decision,
+  type RegistryRecord,
+} from "./registry.ts";
 import { scoreFile } from "./score.ts";
 
 export const METRICS_FILE = "metrics.json";
@@ -44,6 +56,8 @@ export const validateCommand: Command = {
     const threshold = numberOption("threshold", args.str("threshold"));
     const metric = choiceOption<GateMetric>("gate_metric", args.str("gate-metric"));
     const margin = numberOption("gate_margin", args.str("gate-margin"));
+    const approval = choiceOption<ApprovalMode>("approval", args.str("approval"));
+    const approvalTimeoutDays = numberOption("approval_timeout_days", args.str("approval-timeout-days"));
     const name = registeredModelName(args.optStr("registered-model"));
     const dataDir = args.str("data-dir");
     const paths = dataPaths(dataDir, ds);
@@ -88,6 +102,8 @@ export const validateCommand: Command = {
         metrics,
         metric,
         margin,
+        approval,
+        approvalTimeoutDays,
       });
     }
 
@@ -101,22 +117,92 @@ export const validateCommand: Command = {
       outputs: [metricsPath],
       decision: registry?.decision ?? null,
       version: registry?.version ?? null,
+      // What the DAG's review step asks for: true when the version waits for a person's decision.
+      pending_approval: registry?.decision === "pending",
       metrics: out,
     };
   },
 };
 
+const DECISION_OPTIONS = {
+  ds: { help: "run date YYYY-MM-DD whose pending version (models/{ds}/metrics.json) the decision is about" },
+  comment: { help: "the reviewer's comment, kept in the version's approval_comment tag" },
+  "decided-at": { help: "when the decision was made, ISO 8601 (default: now)" },
+  "data-dir": { help: "data folder", default: DEFAULT_DATA_DIR },
+};
+
+/** The pending version's registry block of models/{ds}/metrics.json, and the whole file to write it back into. */
+async function pendingMetrics(dataDir: string, ds: string): Promise<{ path: string; metrics: Record<string, unknown>; registry: RegistryRecord }> {
+  const path = join(dataPaths(dataDir, ds).modelDir, METRICS_FILE);
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new InputError(path, "file not found: validate writes it");
+    throw err;
+  }
+  let metrics: Record<string, unknown>;
+  try {
+    metrics = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    throw new InputError(path, "not JSON");
+  }
+  const registry = metrics.registry as RegistryRecord | null | undefined;
+  if (!registry || typeof registry.version !== "string" || !registry.approval) {
+    throw new InputError(path, "registry: no registered version with an approval record (was validate run with MLflow on?)");
+  }
+  return { path, metrics, registry };
+}
+
+function decidedAt(raw: string | undefined): string {
+  if (raw === undefined) return new Date().toISOString();
+  const t = new Date(raw);
+  if (Number.isNaN(t.getTime())) throw new UsageError(`--decided-at: expected an ISO 8601 time, got "${raw}"`);
+  return t.toISOString();
+}
+
+/** The decision path shared by promote --ds and reject: MLflow first, metrics.json last (atomically), so the file says a decision is done only once it is. */
+async function decide(args: Args, log: Logger, d: { approved: boolean; byOption: string; timedOut: boolean }) {
+  // Every option is checked before anything is read, so a bad command line is always exit 2.
+  const ds = parseDs(args.str("ds"));
+  const decision: Decision = {
+    approved: d.approved,
+    by: args.str(d.byOption),
+    timedOut: d.timedOut,
+    comment: args.optStr("comment") ?? "",
+    at: decidedAt(args.optStr("decided-at")),
+  };
+  const { path, metrics, registry } = await pendingMetrics(args.str("data-dir"), ds);
+  const version = args.optStr("version");
+  if (version !== undefined && version !== registry.version) {
+    throw new InputError(path, `registry: the pending version is ${registry.version}, not --version ${version}`);
+  }
+  const mlflow = MlflowClient.fromEnv();
+  const updated = await recordDecision(mlflow, log, registry, decision, path);
+  await writeFileAtomic(path, `${JSON.stringify({ ...metrics, registry: updated }, null, 2)}\n`);
+  log.info("written", { outputs: [path], decision: updated.decision, approval: updated.approval.status });
+  return { ds, name: updated.name, version: updated.version, decision: updated.decision, approval: updated.approval, outputs: [path] };
+}
+
 export const promoteCommand: Command = {
   summary:
     `Points an alias (default "${PRODUCTION_ALIAS}") at a registered model version by hand, to promote or roll back; ` +
-    `tags the version promoted_by=manual with the reason. Needs MLFLOW_TRACKING_URI.`,
+    `tags the version promoted_by=manual with the reason. With --ds, records a reviewer's approval of the version ` +
+    `pending in models/{ds}/metrics.json instead: it takes "${PRODUCTION_ALIAS}", tagged promoted_by=approval and ` +
+    `approved_by. Needs MLFLOW_TRACKING_URI.`,
   options: {
-    version: { help: "model version to point the alias at" },
+    version: { help: "model version to point the alias at (with --ds: optional, must be the pending one)" },
     alias: { help: "alias to move", default: PRODUCTION_ALIAS },
     "registered-model": { help: REGISTERED_MODEL_HELP },
     reason: { help: "why, kept in the version's promotion_reason tag", default: "manual promotion" },
+    "approved-by": { help: "with --ds: the reviewer who approved" },
+    ...DECISION_OPTIONS,
   },
   async run(args, log) {
+    if (args.optStr("ds") !== undefined) {
+      if (args.str("alias") !== PRODUCTION_ALIAS) throw new UsageError(`--alias: an approval moves "${PRODUCTION_ALIAS}" only`);
+      return decide(args, log, { approved: true, byOption: "approved-by", timedOut: false });
+    }
     const version = String(args.int("version", { min: 1 }));
     const alias = checkAlias(args.str("alias"));
     const name = registeredModelName(args.optStr("registered-model"));
@@ -125,5 +211,20 @@ export const promoteCommand: Command = {
     const { previous } = await promoteVersion(mlflow, { name, version, alias, by: "manual", reason });
     log.info("alias moved", { name, alias, version, previous_version: previous });
     return { name, alias, version, previous_version: previous };
+  },
+};
+
+export const rejectCommand: Command = {
+  summary:
+    `Records a reviewer's rejection of the version pending in models/{ds}/metrics.json (or, with --timed-out, that ` +
+    `nobody decided in time): tags it rejected and rejected_by; "${PRODUCTION_ALIAS}" stays where it is. Needs MLFLOW_TRACKING_URI.`,
+  options: {
+    version: { help: "optional: must be the pending version" },
+    "rejected-by": { help: "the reviewer who rejected (with --timed-out: what ended the wait)" },
+    "timed-out": { help: "no decision came within the timeout", flag: true },
+    ...DECISION_OPTIONS,
+  },
+  async run(args, log) {
+    return decide(args, log, { approved: false, byOption: "rejected-by", timedOut: args.flag("timed-out") });
   },
 };

@@ -22,11 +22,27 @@ import { gateDecision, gateValue, type GateMetric, type GateOutcome } from "./ga
 import { computeMetrics, type Metrics } from "@airflow-ml-dags/model/metrics";
 import { scoreFile } from "./score.ts";
 
+export type ApprovalMode = "required" | "gate";
+/** Where a version stands with the person who decides its rollout (`not_needed`: the gate decided alone). */
+export type ApprovalStatus = "not_needed" | "pending" | "approved" | "rejected" | "timed_out";
+
+export interface ApprovalRecord {
+  mode: ApprovalMode;
+  status: ApprovalStatus;
+  /** How long a pending decision waits before it ends as a rejection; null when nobody is asked. */
+  timeout_days: number | null;
+  /** Who decided, their comment and when (ISO 8601): set once a decision is recorded. */
+  by?: string;
+  comment?: string;
+  at?: string;
+}
+
 /** What metrics.json records under `registry`. */
 export interface RegistryRecord {
   name: string;
   version: string;
-  decision: "promoted" | "rejected";
+  /** `pending`: the gate passed the version and a person decides whether it takes the alias. */
+  decision: "promoted" | "rejected" | "pending";
   reason: string;
   metric: GateMetric;
   margin: number;
@@ -35,6 +51,24 @@ export interface RegistryRecord {
   /** The gate metric of the candidate and of that production version, on the same validation rows. */
   candidate: number | null;
   production: number | null;
+  /** Every metric of that production version on the same rows, for the reviewer to compare; null without one. */
+  production_metrics: Metrics | null;
+  /** The MLflow run that trained the candidate. */
+  run_id: string;
+  experiment_id: string | null;
+  approval: ApprovalRecord;
+}
+
+/** Version tags of a person's decision: `approval` holds the status, the others who, why and when. */
+const TAG_APPROVAL = "approval";
+const DECIDED: readonly ApprovalStatus[] = ["approved", "rejected", "timed_out"];
+
+/** The decision a person (or the timeout) already recorded on a version, from its tags; undefined when none. */
+export function decidedApproval(tags: Record<string, string>): Pick<ApprovalRecord, "status" | "by" | "comment" | "at"> | undefined {
+  const status = tags[TAG_APPROVAL] as ApprovalStatus | undefined;
+  if (status === undefined || !DECIDED.includes(status)) return undefined;
+  const by = status === "approved" ? tags.approved_by : tags.rejected_by;
+  return { status, by: by ?? "", comment: tags.approval_comment ?? "", at: tags.approval_at ?? "" };
 }
 
 /** Run tags that remember the version made from a run, so a retried validate gates it instead of registering another. */
@@ -119,15 +153,20 @@ export async function scoreVersion(
   }
 }
 
-/** Moves `alias` to `version` and tags the version with who moved it and why. Returns the version it left. */
+/**
+ * Moves `alias` to `version` and tags the version with who moved it and why. Returns the version it left.
+ * `retriedFrom` is what `promoted_from` says when the alias already points at the version: a retry after
+ * the alias moved would otherwise record the version as promoted from itself.
+ */
 export async function promoteVersion(
   mlflow: MlflowClient,
-  opts: { name: string; version: string; alias: string; by: string; reason: string },
+  opts: { name: string; version: string; alias: string; by: string; reason: string; retriedFrom?: string | null },
 ): Promise<{ previous: string | null }> {
   // Refuses a version that does not exist, naming models:/<name>/<version>, before anything changes.
   await mlflow.getModelVersion(opts.name, opts.version);
-  const previous = (await mlflow.getRegisteredModel(opts.name))?.aliases[opts.alias] ?? null;
-  await mlflow.setAlias(opts.name, opts.alias, opts.version);
+  const current = (await mlflow.getRegisteredModel(opts.name))?.aliases[opts.alias] ?? null;
+  const previous = current === opts.version && opts.retriedFrom !== undefined ? opts.retriedFrom : current;
+  if (current !== opts.version) await mlflow.setAlias(opts.name, opts.alias, opts.version);
   const tags = { promoted_by: opts.by, promotion_reason: opts.reason, promoted_from: previous ?? "none" };
   for (const [key, value] of Object.entries(tags)) await mlflow.setModelVersionTag(opts.name, opts.version, key, value);
   return { previous };
@@ -147,6 +186,9 @@ export interface GateInput {
   metrics: Metrics;
   metric: GateMetric;
   margin: number;
+  /** `required`: a version the gate passes over an existing production version waits for a person. */
+  approval: ApprovalMode;
+  approvalTimeoutDays: number;
 }
 
 /** The run's version of `name` if a previous attempt registered it, else a new version. */
@@ -189,6 +231,7 @@ export async function registerAndGate(input: GateInput): Promise<RegistryRecord>
   const candidate = gateValue(input.metrics, metric);
   const productionVersion = (await mlflow.getRegisteredModel(name))?.aliases[PRODUCTION_ALIAS] ?? null;
   let production: number | null = null;
+  let productionMetrics: Metrics | null = null;
   let outcome: GateOutcome;
   if (productionVersion === null) {
     outcome = { promote: true, reason: "first version" };
@@ -197,7 +240,7 @@ export async function registerAndGate(input: GateInput): Promise<RegistryRecord>
     production = candidate;
     outcome = { promote: true, reason: "already production" };
   } else {
-    const productionMetrics = await scoreVersion(mlflow, name, productionVersion, { path: input.valPath, targets: input.valTargets }, input.threshold);
+    productionMetrics = await scoreVersion(mlflow, name, productionVersion, { path: input.valPath, targets: input.valTargets }, input.threshold);
     production = gateValue(productionMetrics, metric);
     outcome = gateDecision(metric, margin, candidate, production, productionVersion);
     log.info("production version scored on the same rows", { version: productionVersion, [metric]: production, candidate });
@@ -212,17 +255,101 @@ export async function registerAndGate(input: GateInput): Promise<RegistryRecord>
       : {}),
   };
   for (const [key, value] of Object.entries(gateTags)) await mlflow.setModelVersionTag(name, v, key, value);
-  const decision = outcome.promote ? "promoted" : "rejected";
-  if (outcome.promote) {
+
+  const mode = input.approval;
+  let approval: ApprovalRecord = { mode, status: "not_needed", timeout_days: null };
+  let decision: RegistryRecord["decision"];
+  const earlier = decidedApproval(version.tags);
+  if (earlier) {
+    // A validate run again after a person decided on this version: the decision stands, and the gate
+    // must neither ask again nor move the alias against it.
+    approval = { mode, timeout_days: null, ...earlier };
+    decision = earlier.status === "approved" ? "promoted" : "rejected";
+    log.info("a decision on this version is already recorded", { name, version: v, approval: earlier.status, by: earlier.by });
+  } else if (outcome.promote && mode === "required" && productionVersion !== null && productionVersion !== v) {
+    // The first version is not held back: with no production model predict would have nothing to score with.
+    approval = { mode, status: "pending", timeout_days: input.approvalTimeoutDays };
+    decision = "pending";
+    await mlflow.setModelVersionTag(name, v, TAG_APPROVAL, "pending");
+  } else if (outcome.promote) {
+    decision = "promoted";
     if (productionVersion !== v) {
       await promoteVersion(mlflow, { name, version: v, alias: PRODUCTION_ALIAS, by: "gate", reason: outcome.reason });
     }
   } else {
+    decision = "rejected";
     await mlflow.setModelVersionTag(name, v, "rejected", outcome.reason);
   }
-  // Last, so a version carries a decision tag only once the alias or the rejection is in place.
+  // Last, so a version carries a decision tag only once the alias, the rejection or the pending mark is in place.
   await mlflow.setModelVersionTag(name, v, "gate_decision", decision);
-  await mlflow.setTags(runId, { gate_decision: decision });
-  log.info(`model version ${decision}`, { name, version: v, reason: outcome.reason });
-  return { name, version: v, decision, reason: outcome.reason, metric, margin, production_version: productionVersion, candidate, production };
+  await mlflow.setTags(runId, { gate_decision: decision, approval: approval.status });
+  log.info(`model version ${decision}`, { name, version: v, reason: outcome.reason, approval: approval.status });
+  return {
+    name,
+    version: v,
+    decision,
+    reason: outcome.reason,
+    metric,
+    margin,
+    production_version: productionVersion,
+    candidate,
+    production,
+    production_metrics: productionMetrics,
+    run_id: runId,
+    experiment_id: manifest.experimentId ?? null,
+    approval,
+  };
+}
+
+export interface Decision {
+  approved: boolean;
+  /** Who decided: the reviewer's user name, or what ended the wait. */
+  by: string;
+  comment: string;
+  /** When, ISO 8601 (the reviewer's answer, not the time this runs). */
+  at: string;
+  /** No answer within the timeout: a rejection nobody made. */
+  timedOut: boolean;
+}
+
+/**
+ * Records a person's decision on the pending version of `record` (metrics.json's registry block): on
+ * approval the version takes the production alias (promoted_by=approval); on rejection it is tagged
+ * rejected. The version and the training run carry who, the comment and the time. Each step can be
+ * repeated, so a retried task finishes what a failed one began; a version already decided the other way
+ * is refused.
+ */
+export async function recordDecision(mlflow: MlflowClient, log: Logger, record: RegistryRecord, d: Decision, file: string): Promise<RegistryRecord> {
+  const { name, version: v } = record;
+  const status: ApprovalStatus = d.approved ? "approved" : d.timedOut ? "timed_out" : "rejected";
+  const recorded = decidedApproval((await mlflow.getModelVersion(name, v)).tags);
+  if (recorded && recorded.status !== status) {
+    throw new InputError(`models:/${name}/${v}`, `already ${recorded.status.replace("_", " ")} by ${recorded.by}; refusing to record it as ${status.replace("_", " ")}`);
+  }
+  if (!recorded && record.approval?.status !== "pending") {
+    throw new InputError(file, `registry: version ${v} is not waiting for a decision (decision ${record.decision}, approval ${record.approval?.status ?? "none"})`);
+  }
+  const reason = d.comment || (d.timedOut ? `no decision within ${record.approval.timeout_days} days` : `${status} by ${d.by}`);
+  const tags: Record<string, string> = {
+    [d.approved ? "approved_by" : "rejected_by"]: d.by,
+    approval_comment: d.comment,
+    approval_at: d.at,
+  };
+  for (const [key, value] of Object.entries(tags)) await mlflow.setModelVersionTag(name, v, key, value);
+  if (d.approved) {
+    const { previous } = await promoteVersion(mlflow, { name, version: v, alias: PRODUCTION_ALIAS, by: "approval", reason, retriedFrom: record.production_version });
+    log.info("approved: alias moved", { name, alias: PRODUCTION_ALIAS, version: v, previous_version: previous, by: d.by });
+  } else {
+    await mlflow.setModelVersionTag(name, v, "rejected", reason);
+    log.info(`${status.replace("_", " ")}: production alias left where it is`, { name, version: v, by: d.by });
+  }
+  // Last, as the gate does: the status tag says the decision is complete.
+  await mlflow.setModelVersionTag(name, v, TAG_APPROVAL, status);
+  await mlflow.setTags(record.run_id, { approval: status, [d.approved ? "approved_by" : "rejected_by"]: d.by, approval_at: d.at });
+  return {
+    ...record,
+    decision: d.approved ? "promoted" : "rejected",
+    reason: d.approved ? record.reason : reason,
+    approval: { ...record.approval, status, by: d.by, comment: d.comment, at: d.at },
+  };
 }

@@ -189,6 +189,8 @@ describe("validate CLI", function () {
       [["validate", "--gate-metric", "speed"], "--gate-metric", /expected one of roc_auc, accuracy, precision, recall, f1, log_loss/],
       [["validate", "--gate-margin=-0.1"], "--gate-margin", /expected a number in \[0, inf\]/],
       [["validate", "--registered-model", "a/b"], "--registered-model", /not a usable registered model name/],
+      [["validate", "--approval", "auto"], "--approval", /expected one of required, gate, got "auto"/],
+      [["validate", "--approval-timeout-days", "0"], "--approval-timeout-days", /expected a number in \(0, 90\], got 0/],
       // The form before subcommands existed must fail loudly, not validate something else.
       [["--ds", DS], "unknown command", /"--ds", expected one of validate, promote/],
     ];
@@ -242,8 +244,65 @@ describe("promote CLI", function () {
       [["--version", "0"], "--version", /expected an integer in \[1, inf\]/],
       [["--version", "1.5"], "--version", /expected an integer/],
       [["--version", "1", "--alias", "prod uction"], "--alias", /expected letters, digits/],
-      [["--version", "1", "--ds", DS], "--ds", /Unknown option/],
+      [["--version", "1", "--gate-metric", "f1"], "--gate-metric", /Unknown option/],
+      [["--ds", DS], "--approved-by", /is required/],
+      [["--ds", DS, "--approved-by", "ann", "--alias", "staging"], "--alias", /an approval moves "production" only/],
+      [["--ds", DS, "--approved-by", "ann", "--decided-at", "yesterday"], "--decided-at", /expected an ISO 8601 time/],
     ];
     for (const [args, file, problem] of cases) expectFailure(await runValidate(["promote", ...args]), 2, file, problem);
+  });
+});
+
+describe("promote --ds and reject: a reviewer's decision on the version validate left pending", function () {
+  this.timeout(60_000);
+
+  let dir: string;
+  let metricsPath: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "validate-decision-"));
+    metricsPath = join(dataPaths(dir, DS).modelDir, "metrics.json");
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  // The file and MLflow checks come before any MLflow call, so an unreachable server shows which one failed.
+  const env = async () => ({ MLFLOW_TRACKING_URI: `http://127.0.0.1:${await closedPort()}` });
+
+  it("fails on a missing metrics.json, naming it", async () => {
+    for (const args of [["promote", "--approved-by", "ann"], ["reject", "--rejected-by", "ann"]]) {
+      const run = await runValidate([...args, "--ds", DS, "--data-dir", dir], await env());
+      expectFailure(run, 1, metricsPath, /file not found: validate writes it/);
+    }
+  });
+
+  it("refuses a metrics.json without a registry block (validate ran with MLflow off) and leaves it as it was", async () => {
+    await mkdir(dataPaths(dir, DS).modelDir, { recursive: true });
+    const text = `${JSON.stringify({ ds: MODEL_DS, registry: null })}\n`;
+    await writeFile(metricsPath, text);
+    const run = await runValidate(["reject", "--ds", DS, "--rejected-by", "ann", "--data-dir", dir], await env());
+    expectFailure(run, 1, metricsPath, /registry: no registered version with an approval record/);
+    expect(await readFile(metricsPath, "utf8")).to.equal(text);
+  });
+
+  it("refuses a --version that is not the pending one before it asks MLflow anything", async () => {
+    const registry = { name: "clf", version: "4", decision: "pending", approval: { mode: "required", status: "pending", timeout_days: 7 } };
+    await writeFile(metricsPath, JSON.stringify({ ds: MODEL_DS, registry }));
+    const run = await runValidate(["promote", "--ds", DS, "--approved-by", "ann", "--version", "3", "--data-dir", dir], await env());
+    expectFailure(run, 1, metricsPath, /the pending version is 4, not --version 3/);
+  });
+
+  it("reaches MLflow with the pending version, naming it when MLflow is unreachable", async () => {
+    const e = await env();
+    const run = await runValidate(["reject", "--ds", DS, "--rejected-by", "ann", "--data-dir", dir], e);
+    expectFailure(run, 1, "models:/clf/4", new RegExp(`MLflow unreachable at ${e.MLFLOW_TRACKING_URI}`));
+  });
+
+  it("exits 2 on a bad command line", async () => {
+    const cases: [string[], string, RegExp][] = [
+      [[], "--ds", /is required/],
+      [["--ds", DS], "--rejected-by", /is required/],
+      [["--ds", "2026-13-01", "--rejected-by", "ann"], "--ds", /./],
+      [["--ds", DS, "--rejected-by", "ann", "--approved-by", "bob"], "--approved-by", /Unknown option/],
+    ];
+    for (const [args, file, problem] of cases) expectFailure(await runValidate(["reject", ...args, "--data-dir", dir]), 2, file, problem);
   });
 });

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import type { Manifest } from "@airflow-ml-dags/model";
 import { gateDecision, GATE_METRICS, gateValue, lowerIsBetter } from "../src/gate.ts";
 import { computeMetrics } from "@airflow-ml-dags/model/metrics";
-import { valMetrics, versionTags } from "../src/registry.ts";
+import { decidedApproval, valMetrics, versionTags } from "../src/registry.ts";
 
 describe("quality gate rule", () => {
   it("promotes a higher score by at least the margin, an equal one only with margin 0", () => {
@@ -113,5 +113,27 @@ describe("what validate records in MLflow", () => {
       "AML_IMAGE_DIGESTS: expected a JSON object of strings",
     );
     expect(() => versionTags(manifest, "2026-11-20", { AML_IMAGE_DIGESTS: "{oops" })).to.throw(/^AML_IMAGE_DIGESTS: not valid JSON/);
+  });
+});
+
+describe("a decision recorded on a version's tags", () => {
+  it("reads back who decided, the comment and the time; a pending or untagged version has none", () => {
+    const at = "2026-03-09T10:00:00.000Z";
+    expect(decidedApproval({ approval: "approved", approved_by: "ann", approval_comment: "better recall", approval_at: at })).to.deep.equal({
+      status: "approved",
+      by: "ann",
+      comment: "better recall",
+      at,
+    });
+    expect(decidedApproval({ approval: "timed_out", rejected_by: "timeout", approval_at: at })).to.deep.equal({
+      status: "timed_out",
+      by: "timeout",
+      comment: "",
+      at,
+    });
+    // A rejection's reviewer is rejected_by, never approved_by (a version approved earlier then rejected is not one).
+    expect(decidedApproval({ approval: "rejected", approved_by: "bob", rejected_by: "ann" })?.by).to.equal("ann");
+    expect(decidedApproval({ approval: "pending" })).to.equal(undefined);
+    expect(decidedApproval({ gate_decision: "promoted" })).to.equal(undefined);
   });
 });
