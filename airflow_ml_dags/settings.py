@@ -22,6 +22,8 @@ Variables (all optional but HOST_DATA_DIR in a deployment):
 * ``MLFLOW_REGISTERED_MODEL`` (default ``airflow-ml-dags-classifier``): passed on to the task containers; the
   model predict uses by default is ``models:/<it>@production``
 * ``AIRFLOW_MLFLOW_URI`` (default ``MLFLOW_TRACKING_URI``): MLflow as the Airflow process reaches it
+* ``MLFLOW_UI_URL`` (default ``AIRFLOW_MLFLOW_URI``): MLflow as a reviewer's browser reaches it, for the links of
+  the approval request (in docker compose the published port, not the containers' ``http://mlflow:5000``)
 * ``TASK_USER``: user the containers run as (default: the images' own, uid 1000)
 * ``TASK_SECRET_ENV``: names of variables of this environment, separated by commas, that the task containers get
   as private environment (DockerOperator's ``private_environment``: neither templated nor rendered in the UI nor
@@ -102,6 +104,7 @@ class Settings:
     alert_email_from: str | None = None
     # (name, value) pairs for the task containers' private environment; out of the repr, being secrets.
     task_secrets: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    mlflow_ui_url: str | None = None
 
     def image(self, name: str) -> str:
         """The full name of one of the contract's task images."""
@@ -278,6 +281,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         mlflow_experiment_name=_optional(env, "MLFLOW_EXPERIMENT_NAME"),
         mlflow_registered_model=registered_model,
         airflow_mlflow_uri=_http_uri(env, "AIRFLOW_MLFLOW_URI") or tracking_uri,
+        mlflow_ui_url=_http_uri(env, "MLFLOW_UI_URL") or _http_uri(env, "AIRFLOW_MLFLOW_URI") or tracking_uri,
         task_user=_optional(env, "TASK_USER"),
         task_retries=_int(env, "TASK_RETRIES", 2, 0),
         sensor_poke_interval=_int(env, "SENSOR_POKE_INTERVAL_SECONDS", 60, 1),

@@ -26,7 +26,11 @@ STRUCTURE = {
         "prepare": {"split"},
         "split": {"train"},
         "train": {"validate"},
-        "validate": set(),
+        # The gate pre-screens in validate; a person decides between the two branches.
+        "validate": {"review"},
+        "review": {"promote_approved", "record_rejection"},
+        "promote_approved": set(),
+        "record_rejection": set(),
     },
     "predict": {"wait_for_raw_data": {"predict"}, "wait_for_model": {"predict"}, "predict": set()},
     "promote_model": {"promote": set()},
@@ -39,7 +43,7 @@ STRUCTURE = {
     },
 }
 # Tasks that compute nothing: they read the monitor's verdict, alert and emit the retrain request.
-CONTROL = {("monitor", "act_on_alarms"), ("monitor", "request_retrain")}
+CONTROL = {("monitor", "act_on_alarms"), ("monitor", "request_retrain"), ("train_model", "review")}
 # Tasks that only talk to MLflow: no data folder mounted, no --data-dir (their CLI has none).
 NO_DATA = {("promote_model", "promote")}
 
@@ -193,7 +197,7 @@ def test_train_passes_every_hyperparameter_and_validate_runs_the_gate(dagbag):
     assert validate[validate.index("--gate-metric") + 1] == "{{ params.gate_metric }}"
     assert validate[validate.index("--gate-margin") + 1] == "{{ params.gate_margin }}"
     # The defaults are the contract's, as the CLIs', so an untouched trigger trains what the images would.
-    groups = ("window", "hyperparameters", "gate", "scoring")
+    groups = ("window", "hyperparameters", "gate", "scoring", "approval")
     assert _resolve(dag, {}) == {n: o["default"] for g in groups for n, o in contract["options"][g].items()}
     assert _resolve(dag, {})["family"] == "mlp"
 
@@ -341,7 +345,7 @@ def test_deployment_settings_reach_the_dags(monkeypatch):
     for dag in bag.dags.values():
         for task in dag.tasks:
             if task.task_id not in ("wait_for_raw_data", "wait_for_model", "wait_for_predictions", "wait_for_labels",
-                                    "act_on_alarms", "request_retrain"):  # fmt: skip
+                                    "act_on_alarms", "request_retrain", "review"):  # fmt: skip
                 assert task.environment == {
                     "MLFLOW_TRACKING_URI": "http://mlflow:5000",
                     "MLFLOW_REGISTERED_MODEL": "churn",

@@ -119,6 +119,8 @@ export const validateCommand: Command = {
       version: registry?.version ?? null,
       // What the DAG's review step asks for: true when the version waits for a person's decision.
       pending_approval: registry?.decision === "pending",
+      // The reviewer sees the training rows beside the validation rows metrics.json counts.
+      train_rows: model.manifest.rows,
       metrics: out,
     };
   },
@@ -216,15 +218,16 @@ export const promoteCommand: Command = {
 
 export const rejectCommand: Command = {
   summary:
-    `Records a reviewer's rejection of the version pending in models/{ds}/metrics.json (or, with --timed-out, that ` +
+    `Records a reviewer's rejection of the version pending in models/{ds}/metrics.json (or, with --ended-by timeout, that ` +
     `nobody decided in time): tags it rejected and rejected_by; "${PRODUCTION_ALIAS}" stays where it is. Needs MLFLOW_TRACKING_URI.`,
   options: {
     version: { help: "optional: must be the pending version" },
-    "rejected-by": { help: "the reviewer who rejected (with --timed-out: what ended the wait)" },
-    "timed-out": { help: "no decision came within the timeout", flag: true },
+    "rejected-by": { help: "the reviewer who rejected (with --ended-by timeout: what ended the wait)" },
+    // A value, not a flag: the DAG renders one command line for both endings.
+    "ended-by": { help: "reviewer, or timeout when no decision came in time", default: "reviewer" },
     ...DECISION_OPTIONS,
   },
   async run(args, log) {
-    return decide(args, log, { approved: false, byOption: "rejected-by", timedOut: args.flag("timed-out") });
+    return decide(args, log, { approved: false, byOption: "rejected-by", timedOut: args.choice("ended-by", ["reviewer", "timeout"]) === "timeout" });
   },
 };

@@ -134,6 +134,7 @@ describe("validate CLI", function () {
     expect(result).to.include({ status: "ok", stage: "validate", ds: DS, model_dir: paths.modelDir, decision: null, version: null });
     expect(result.outputs).to.deep.equal([metricsPath]);
     expect(result.metrics).to.deep.equal(written);
+    expect(result).to.include({ pending_approval: false, train_rows: 300 });
     expect(run.logs.every((l) => l.level !== "error")).to.equal(true);
     expect(run.logs.filter((l) => /^MLflow off: MLFLOW_TRACKING_URI is not set/.test(l.msg))).to.have.length(1);
   });
@@ -302,6 +303,7 @@ describe("promote --ds and reject: a reviewer's decision on the version validate
       [["--ds", DS], "--rejected-by", /is required/],
       [["--ds", "2026-13-01", "--rejected-by", "ann"], "--ds", /./],
       [["--ds", DS, "--rejected-by", "ann", "--approved-by", "bob"], "--approved-by", /Unknown option/],
+      [["--ds", DS, "--rejected-by", "ann", "--ended-by", "nobody"], "--ended-by", /expected one of reviewer, timeout/],
     ];
     for (const [args, file, problem] of cases) expectFailure(await runValidate(["reject", ...args, "--data-dir", dir]), 2, file, problem);
   });
