@@ -116,6 +116,11 @@ describe("model registry: quality gate, predict from the registry, manual promot
       production_version: null,
       candidate: metrics.roc_auc,
       production: null,
+      production_metrics: null,
+      run_id: manifest.runId,
+      experiment_id: manifest.experimentId,
+      // The first version is never held for a person, even under approval=required (the default).
+      approval: { mode: "required", status: "not_needed", timeout_days: null },
     });
     expect(metrics.roc_auc).to.be.greaterThan(0.65);
 
