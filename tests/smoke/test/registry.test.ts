@@ -1,7 +1,8 @@
 // The model registry scenario on the real images and a real MLflow server, both on one user-defined Docker
 // network as in the deployment: week 1 trains version 1, which becomes production; week 2 trains a worse
 // model, which the quality gate rejects, so predict keeps scoring with version 1; then the manual path
-// promotes version 2 and rolls back to version 1; then monitor logs days to each version's monitoring run.
+// promotes version 2 and rolls back to version 1; then monitor logs days to each version's monitoring run;
+// then two better weeks wait for a person under approval=required, one approved and one rejected.
 import { expect } from "chai";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -28,6 +29,8 @@ const NAME = "airflow-ml-dags-classifier";
 const PRODUCTION = `models:/${NAME}@production`;
 const WEEK1 = "2026-11-20";
 const WEEK2 = "2026-11-27";
+const WEEK3 = "2026-12-04";
+const WEEK4 = "2026-12-11";
 const ROWS_PER_DAY = "1000";
 
 /** The 7 days ending at `ds`, oldest first. */
@@ -199,6 +202,9 @@ describe("model registry: quality gate, predict from the registry, manual promot
     expect(Number(v2.tags.gate_production_roc_auc)).to.equal(registry.production);
     expect(v2.aliases).to.deep.equal([]);
     expect((await client.getModelVersionByAlias(NAME, "production")).version).to.equal("1");
+    // A version the gate rejects is never put before a person, although approval=required is the default.
+    expect(registry.approval).to.deep.equal({ mode: "required", status: "not_needed", timeout_days: null });
+    expect(v2.tags).to.not.have.property("approval");
 
     // The gate scored version 1 on week 2's rows: validating the week 1 folder on them, without MLflow, agrees.
     const offline = (await run("validate", ["validate", "--ds", WEEK2, "--model-dir", `models/${WEEK1}`], "")).result();
@@ -384,6 +390,131 @@ describe("model registry: quality gate, predict from the registry, manual promot
       const msg = lastError(await run("validate", ["promote", "--version", "9"]));
       expect(msg).to.match(new RegExp(`^models:/${NAME}/9: MLflow model-versions/get failed: HTTP 404 RESOURCE_DOES_NOT_EXIST`));
       expect((await client.getModelVersionByAlias(NAME, "production")).version).to.equal("1");
+    });
+  });
+  describe("approval=required: a version the gate passes over production waits for a person's decision", () => {
+    const APPROVED_AT = "2026-12-05T09:30:00.000Z";
+    const REJECTED_AT = "2026-12-12T16:05:00.000Z";
+    const PENDING = { mode: "required", status: "pending", timeout_days: 7 };
+
+    /** Trains the week's default model and validates it under the contract's defaults (approval=required). */
+    async function trainAndValidate(ds: string) {
+      await prepareWeek(ds);
+      runIds[ds] = (await run("train", ["--ds", ds])).result().runId as string;
+      return (await run("validate", ["validate", "--ds", ds])).result();
+    }
+
+    /** Everything a decision may change: the alias, both versions' tags, both runs' tags, both metrics.json files. */
+    const snapshot = async () => ({
+      production: (await client.getModelVersionByAlias(NAME, "production")).version,
+      v3: (await client.getModelVersion(NAME, 3)).tags,
+      v4: (await client.getModelVersion(NAME, 4)).tags,
+      run3: (await client.getRun(runIds[WEEK3] as string)).tags,
+      run4: (await client.getRun(runIds[WEEK4] as string)).tags,
+      metrics3: await readJson(`models/${WEEK3}/metrics.json`),
+      metrics4: await readJson(`models/${WEEK4}/metrics.json`),
+    });
+
+    for (const [ds, version] of [[WEEK3, "3"], [WEEK4, "4"]] as const) {
+      it(`${ds}: a better model becomes version ${version}, pending; production stays version 1`, async () => {
+        const validated = await trainAndValidate(ds);
+        expect(validated).to.include({ decision: "pending", version, pending_approval: true });
+
+        const metrics = await readJson(`models/${ds}/metrics.json`);
+        const { registry } = metrics;
+        expect(registry).to.include({ name: NAME, version, decision: "pending", production_version: "1", run_id: runIds[ds] });
+        expect(registry.approval).to.deep.equal(PENDING);
+        expect(registry.candidate).to.be.at.least(registry.production);
+        // The reviewer compares every metric of both models on the same rows.
+        expect(registry.production_metrics.roc_auc).to.equal(registry.production);
+        expect(registry.production_metrics.rows).to.equal(metrics.rows);
+
+        const v = await client.getModelVersion(NAME, version);
+        expect(v.tags).to.include({ approval: "pending", gate_decision: "pending", gate_production_version: "1" });
+        expect(v.tags).to.not.have.any.keys("approved_by", "rejected_by", "promoted_by", "rejected");
+        expect(v.aliases).to.deep.equal([]);
+        expect((await client.getRun(runIds[ds] as string)).tags).to.include({ gate_decision: "pending", approval: "pending" });
+        expect((await client.getModelVersionByAlias(NAME, "production")).version).to.equal("1");
+      });
+    }
+
+    const approve = () =>
+      run("validate", ["promote", "--ds", WEEK3, "--approved-by", "ann", "--comment", "better on every metric", "--decided-at", APPROVED_AT]);
+
+    it("promote --ds records ann's approval of version 3: the alias moves, the version, run and metrics.json say who and why", async () => {
+      const before = await snapshot();
+      const approved = (await approve()).result();
+      expect(approved).to.include({ ds: WEEK3, name: NAME, version: "3", decision: "promoted" });
+      const approval = { ...PENDING, status: "approved", by: "ann", comment: "better on every metric", at: APPROVED_AT };
+      expect(approved.approval).to.deep.equal(approval);
+
+      const production = await client.getModelVersionByAlias(NAME, "production");
+      expect(production.version).to.equal("3");
+      expect(production.tags).to.include({
+        approval: "approved",
+        approved_by: "ann",
+        approval_comment: "better on every metric",
+        approval_at: APPROVED_AT,
+        promoted_by: "approval",
+        promotion_reason: "better on every metric",
+        promoted_from: "1",
+      });
+      expect(production.tags).to.not.have.any.keys("rejected_by", "rejected");
+      expect((await client.getRun(runIds[WEEK3] as string)).tags).to.include({ approval: "approved", approved_by: "ann", approval_at: APPROVED_AT });
+
+      const metrics = await readJson(`models/${WEEK3}/metrics.json`);
+      expect(metrics.registry).to.deep.equal({ ...before.metrics3.registry, decision: "promoted", approval });
+      // Only the registry block changes: the metrics the reviewer decided on stay as validate wrote them.
+      expect({ ...metrics, registry: null }).to.deep.equal({ ...before.metrics3, registry: null });
+      // The other pending version is left waiting.
+      expect(await client.getModelVersion(NAME, 4)).to.have.nested.property("tags.approval", "pending");
+    });
+
+    it("a retried approval (the task run again) changes nothing: same alias, tags, run tags and metrics.json", async () => {
+      const before = await snapshot();
+      const again = (await approve()).result();
+      expect(again).to.include({ version: "3", decision: "promoted" });
+      expect(await snapshot()).to.deep.equal(before);
+    });
+
+    it("reject records bob's rejection of version 4: tagged rejected and rejected_by, production stays version 3", async () => {
+      const rejected = (
+        await run("validate", ["reject", "--ds", WEEK4, "--rejected-by", "bob", "--comment", "wait for the holiday data", "--decided-at", REJECTED_AT])
+      ).result();
+      const approval = { ...PENDING, status: "rejected", by: "bob", comment: "wait for the holiday data", at: REJECTED_AT };
+      expect(rejected).to.include({ version: "4", decision: "rejected" });
+      expect(rejected.approval).to.deep.equal(approval);
+
+      const v4 = await client.getModelVersion(NAME, 4);
+      expect(v4.tags).to.include({
+        approval: "rejected",
+        rejected_by: "bob",
+        rejected: "wait for the holiday data",
+        approval_comment: "wait for the holiday data",
+        approval_at: REJECTED_AT,
+      });
+      expect(v4.tags).to.not.have.any.keys("approved_by", "promoted_by");
+      expect(v4.aliases).to.deep.equal([]);
+      expect((await client.getModelVersionByAlias(NAME, "production")).version).to.equal("3");
+      expect((await client.getRun(runIds[WEEK4] as string)).tags).to.include({ approval: "rejected", rejected_by: "bob", approval_at: REJECTED_AT });
+      const { registry } = await readJson(`models/${WEEK4}/metrics.json`);
+      expect(registry).to.include({ decision: "rejected", reason: "wait for the holiday data" });
+      expect(registry.approval).to.deep.equal(approval);
+    });
+
+    it("recording the opposite decision is refused with one error line, and nothing changes", async () => {
+      const before = await snapshot();
+      const cases: [string[], string][] = [
+        [["reject", "--ds", WEEK3, "--rejected-by", "bob"], `models:/${NAME}/3: already approved by ann; refusing to record it as rejected`],
+        [["promote", "--ds", WEEK4, "--approved-by", "ann"], `models:/${NAME}/4: already rejected by bob; refusing to record it as approved`],
+        [["reject", "--ds", WEEK3, "--rejected-by", "timeout", "--ended-by", "timeout"], `models:/${NAME}/3: already approved by ann; refusing to record it as timed out`],
+      ];
+      for (const [args, message] of cases) {
+        const r = await run("validate", args);
+        expect(r.code, args.join(" ")).to.equal(1);
+        expect(theErrorLine(r)).to.equal(message);
+      }
+      expect(await snapshot()).to.deep.equal(before);
     });
   });
 });
