@@ -1,5 +1,5 @@
 // Screenshots of the Airflow UI for the README, taken by Debian's Chromium through playwright-core (no browser
-// download): the DAG list and each DAG's graph. The caller chooses the folder: a temporary one in `make test`,
+// download): the DAG list, each DAG's graph and the Required Actions page of a model waiting for approval. The caller chooses the folder: a temporary one in `make test`,
 // docs/screenshots under `make screenshots`.
 import { mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
@@ -166,6 +166,42 @@ export async function takeScreenshots(job: ScreenshotJob): Promise<Screenshots> 
       files.push(file);
     }
     return { files, dagList };
+  } finally {
+    await browser.close();
+  }
+}
+
+export interface RequiredActionJob {
+  url: string;
+  user: string;
+  password: string;
+  /** The UI's path of the waiting task's Required Actions page. */
+  path: string;
+  /** Texts the page must show (the request's subject, a heading of its Markdown body). */
+  expect: string[];
+  out: string;
+}
+
+/**
+ * The page a reviewer decides on, as tall as its request. Returns which of the expected texts appeared and the
+ * names of the page's buttons, so the caller can tell a picture of the request from one of an error page.
+ */
+export async function screenshotRequiredAction(job: RequiredActionJob): Promise<{ height: number; found: boolean[]; buttons: string[] }> {
+  await mkdir(dirname(job.out), { recursive: true });
+  const browser = await launch();
+  try {
+    const page = await browser.newPage({ viewport: VIEWPORT });
+    await login(page, { url: job.url, user: job.user, password: job.password, dags: [], outDir: "" });
+    await page.goto(`${job.url}${job.path}`, { waitUntil: "networkidle" });
+    const found: boolean[] = [];
+    for (const text of job.expect) {
+      found.push(await page.getByText(text).first().waitFor({ timeout: 60_000 }).then(() => true, () => false));
+    }
+    await page.waitForLoadState("networkidle");
+    const height = await fitViewportToPage(page);
+    await page.screenshot({ path: job.out });
+    const buttons = (await page.getByRole("button").allInnerTexts()).map((t) => t.trim()).filter(Boolean);
+    return { height, found, buttons };
   } finally {
     await browser.close();
   }

@@ -1,7 +1,8 @@
 // The main job as a user runs it: `make up`'s compose stack, with a fixed week so the outcome is known.
 // The scheduler runs everything by itself (catchup over the window); the test only watches, through the
 // Airflow REST API and MLflow's, then checks the files and takes the UI screenshots (the README's, under
-// `make screenshots`).
+// `make screenshots`). The one thing it does as a person would is the rollout decision on the retrained
+// model, answered over the REST API the UI's Required Actions page uses.
 import { expect } from "chai";
 import { execa } from "execa";
 import { randomBytes } from "node:crypto";
@@ -10,7 +11,7 @@ import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { Airflow, type DagRun } from "./airflow.ts";
 import { readPng } from "./png.ts";
-import { REPORT_WIDTH, screenshotFile, takeScreenshots, VIEWPORT } from "./screenshots.ts";
+import { REPORT_WIDTH, screenshotFile, screenshotRequiredAction, takeScreenshots, VIEWPORT } from "./screenshots.ts";
 import { printLogs, ROOT, startStack, type Stack } from "./stack.ts";
 
 // Where the screenshots go: SCREENSHOT_DIR if set (`make screenshots` sets docs/screenshots; a relative path is
@@ -61,6 +62,11 @@ let failingRun: DagRun | undefined;
 const trainedOn: Record<string, string> = { "1": TRAIN_DS };
 // The monitor's reports, by day, once read.
 const reports: Record<string, any> = {};
+// The retrain run whose version waits for the reviewer, once seen waiting.
+let reviewRun: DagRun | undefined;
+// The tasks a version the gate decided alone skips: nobody is asked, so neither branch of the answer runs.
+const DECISION_TASKS = ["review", "promote_approved", "record_rejection"];
+const REVIEW_COMMENT = "Better on the shifted day; roll it out (e2e)";
 
 async function startAlertSink(network: string): Promise<string> {
   // The Airflow image, which `make test-e2e` builds anyway: it has Python and aiosmtpd (from the lock).
@@ -134,6 +140,10 @@ const get = (path: string) => mlflowApi(path);
 const post = (path: string, body: unknown) => mlflowApi(path, body);
 const productionVersion = async () => (await get(`registered-models/alias?name=${MODEL}&alias=production`)).model_version.version as string;
 const dataFile = async (path: string) => readFile(join(stack.dataDir, path), "utf8");
+/** MLflow's list of {key, value} tags, as an object. */
+const tagsOf = (o: { tags?: { key: string; value: string }[] }) => Object.fromEntries((o.tags ?? []).map((t) => [t.key, t.value]));
+/** The review's request and answer in the REST API (the task is not mapped: map index -1). */
+const hitlPath = (run: DagRun) => `/dags/train_model/dagRuns/${encodeURIComponent(run.dag_run_id)}/taskInstances/review/-1/hitlDetails`;
 
 class RunFailed extends Error {
   override name = "RunFailed";
@@ -208,7 +218,9 @@ describe("the compose stack runs a week by itself", function () {
         for (const ti of tis) {
           // A quiet day's monitor run has nothing to retrain for: that one task is skipped, on that day only.
           const retrain = dagId === "monitor" && ti.task_id === "request_retrain";
-          const state = retrain && dsOf(run) !== DRIFT_DS ? "skipped" : "success";
+          // The registry's first version goes to production by itself (make up fills its week unattended).
+          const undecided = dagId === "train_model" && DECISION_TASKS.includes(ti.task_id);
+          const state = (retrain && dsOf(run) !== DRIFT_DS) || undecided ? "skipped" : "success";
           expect(ti.state, `${dagId} ${dsOf(run)} ${ti.task_id}`).to.equal(state);
         }
       }
@@ -279,7 +291,7 @@ describe("the compose stack runs a week by itself", function () {
     expect(files.map((f: { path: string }) => f.path).sort()).to.deep.equal(DAYS.map((d) => `reports/${d}`));
   });
 
-  it("the shifted day sends one alarm by webhook and by e-mail, and train_model runs early on the Asset", async function () {
+  it("the shifted day sends one alarm by webhook and by e-mail; train_model runs early on the Asset and its version waits for a person", async function () {
     this.timeout(15 * 60_000);
     const report = reports[DRIFT_DS];
     expect(report, "the report of the shifted day (previous test)").to.not.equal(undefined);
@@ -306,29 +318,158 @@ describe("the compose stack runs a week by itself", function () {
     const requests = asset_events.filter((e) => e.source_task_id === "request_retrain");
     expect(requests.map((e) => e.extra.ds)).to.deep.equal([DRIFT_DS]);
 
-    const retrains = await airflow.waitFor(
-      "train_model's run on the retrain request",
+    // A model that has seen the shifted day should win on it: the gate passes it, and under approval=required
+    // (the default) it then waits for a person, with production left alone.
+    const waiting = await airflow.waitFor(
+      "train_model's run on the retrain request to wait in review",
       async () => {
         const runs = (await airflow.dagRuns("train_model")).filter((r) => r.run_type === "asset_triggered");
-        const bad = runs.find((r) => r.state === "failed");
-        if (bad) throw new RunFailed(`train_model ${bad.dag_run_id} failed`);
-        return runs.length > 0 && runs.every((r) => r.state === "success") ? runs : undefined;
+        const bad = runs.find((r) => r.state === "failed" || r.state === "success");
+        if (bad) {
+          const tis = await airflow.taskInstances("train_model", bad.dag_run_id);
+          throw new RunFailed(`train_model ${bad.dag_run_id} ${bad.state} without a decision: ${JSON.stringify(tis.map((t) => [t.task_id, t.state]))}`);
+        }
+        const [run] = runs;
+        if (!run) return undefined;
+        const tis = await airflow.taskInstances("train_model", run.dag_run_id);
+        return tis.find((t) => t.task_id === "review")?.state === "awaiting_input" ? { runs, run, tis } : undefined;
       },
       10 * 60_000,
     );
-    expect(retrains).to.have.length(1);
+    expect(waiting.runs).to.have.length(1);
+    reviewRun = waiting.run;
+    expect(waiting.run.state).to.equal("running");
     // It has no logical date: its run date is the alarm's day, from the event, and its window ends there.
-    expect(retrains[0]?.logical_date ?? null).to.equal(null);
+    expect(waiting.run.logical_date ?? null).to.equal(null);
+    const states = Object.fromEntries(waiting.tis.map((t) => [t.task_id, t.state]));
+    expect(states).to.include({ train: "success", validate: "success", review: "awaiting_input" });
+    // Neither branch of the answer has run.
+    expect([states.promote_approved, states.record_rejection]).to.deep.equal([null, null]);
+
     const manifest = JSON.parse(await dataFile(`models/${DRIFT_DS}/manifest.json`));
     expect(manifest.ds).to.equal(DRIFT_DS);
     const metrics = JSON.parse(await dataFile(`models/${DRIFT_DS}/metrics.json`));
-    expect(metrics.registry).to.include({ version: "2", production_version: "1" });
-    trainedOn["2"] = DRIFT_DS;
-    // The gate decides as on any other day; a model that has seen the shifted day should win on it.
     console.log(`      retrain on ${DRIFT_DS}: version 2 ${metrics.registry.decision} (${metrics.registry.metric} ` +
       `${metrics.registry.candidate} vs ${metrics.registry.production})`);
-    expect(metrics.registry.decision).to.be.oneOf(["promoted", "rejected"]);
-    expect(await productionVersion()).to.equal(metrics.registry.decision === "promoted" ? "2" : "1");
+    expect(metrics.registry).to.include({ version: "2", production_version: "1", decision: "pending" });
+    expect(metrics.registry.approval).to.deep.equal({ mode: "required", status: "pending", timeout_days: 7 });
+    expect(metrics.registry.candidate).to.be.at.least(metrics.registry.production);
+    trainedOn["2"] = DRIFT_DS;
+    expect(await productionVersion()).to.equal("1");
+    const { model_version } = await get(`model-versions/get?name=${MODEL}&version=2`);
+    expect(tagsOf(model_version)).to.include({ approval: "pending", gate_decision: "pending" });
+    expect(model_version.aliases ?? []).to.deep.equal([]);
+  });
+
+  it("tells the reviewer by webhook and e-mail, with the version, its numbers and the Required Actions link", async function () {
+    this.timeout(5 * 60_000);
+    const run = reviewRun as DagRun;
+    expect(run, "the run waiting in review (previous test)").to.not.equal(undefined);
+    const { registry } = JSON.parse(await dataFile(`models/${DRIFT_DS}/metrics.json`));
+    const subject = `Decision needed: ${MODEL} version 2 waits for approval`;
+    const notices = await airflow.waitFor(
+      "the review request on both channels",
+      async () => {
+        const got = await alertsStartingWith(subject);
+        return got.some((r) => r.channel === "webhook") && got.some((r) => r.channel === "email") ? got : undefined;
+      },
+      2 * 60_000,
+      2000,
+    );
+    expect(notices.map((a) => a.channel).sort()).to.deep.equal(["email", "webhook"]);
+    const link = `http://localhost:${stack.env.AIRFLOW_PORT}/dags/train_model/runs/${run.dag_run_id}/tasks/review/required_actions?map_index=-1`;
+    const webhook = notices.find((a) => a.channel === "webhook") as Received;
+    expect(webhook.path).to.equal(WEBHOOK_PATH);
+    expect((webhook.body?.text ?? "").split("\n")).to.deep.equal([
+      subject,
+      `roc_auc ${registry.candidate.toFixed(4)} vs ${registry.production.toFixed(4)} for production version 1 (margin 0.0000)`,
+      `Decide at ${link} within 7 day(s); then it is rejected.`,
+    ]);
+    const mail = notices.find((a) => a.channel === "email") as Received;
+    expect(mail).to.include({ subject, from: ALERT_FROM });
+    expect(mail.html).to.include(link.replace(/&/g, "&amp;"));
+
+    // What the Required Actions page shows: the request, as the UI reads it from the REST API.
+    const detail = await airflow.call<Record<string, any>>("GET", hitlPath(run));
+    expect(detail).to.include({ subject: `Roll out ${MODEL} version 2 (trained on data to ${DRIFT_DS}) to production?`, response_received: false });
+    expect(detail.options).to.deep.equal(["Approve", "Reject"]);
+    // No answer in time is a rejection.
+    expect(detail.defaults).to.deep.equal(["Reject"]);
+    expect(Object.keys(detail.params)).to.deep.equal(["comment"]);
+    const body: string = detail.body;
+    expect(body).to.include("## Candidate version 2 against production version 1");
+    expect(body).to.include(`| **roc_auc** (gate) ↑ | ${registry.candidate.toFixed(4)} | ${registry.production.toFixed(4)} |`);
+    // The production model's latest monitoring verdict: the shifted day's alarm that asked for this model.
+    expect(body).to.include(`Latest report of version 1: **${reports[DRIFT_DS].verdict}** on ${DRIFT_DS}`);
+    expect(body).to.include(`[Candidate: version 2](http://localhost:${stack.env.MLFLOW_PORT}/#/models/${MODEL}/versions/2)`);
+    expect(body).to.include(`/#/experiments/${registry.experiment_id}/runs/${registry.run_id})`);
+  });
+
+  it("takes the screenshot of the Required Actions page the reviewer decides on", async function () {
+    this.timeout(3 * 60_000);
+    const run = reviewRun as DagRun;
+    expect(run, "the run waiting in review").to.not.equal(undefined);
+    await inScreenshotDir(async (outDir) => {
+      const started = Date.now();
+      const file = join(outDir, "required-actions.png");
+      const shot = await screenshotRequiredAction({
+        url: stack.airflowUrl,
+        user: stack.env.AIRFLOW_ADMIN_USER ?? "admin",
+        password: stack.env.AIRFLOW_ADMIN_PASSWORD ?? "",
+        path: `/dags/train_model/runs/${encodeURIComponent(run.dag_run_id)}/tasks/review/required_actions`,
+        expect: [`Roll out ${MODEL} version 2`, "Candidate version 2 against production version 1"],
+        out: file,
+      });
+      expect(shot.found, "texts on the page").to.deep.equal([true, true]);
+      expect(shot.buttons, "the answer's buttons").to.include.members(["Approve", "Reject"]);
+      await checkPng(file, started, { width: VIEWPORT.width, height: shot.height });
+    });
+  });
+
+  it("the admin's approval over the REST API is what moves production to version 2, recorded on its tags", async function () {
+    this.timeout(10 * 60_000);
+    const run = reviewRun as DagRun;
+    expect(run, "the run waiting in review").to.not.equal(undefined);
+    // Until someone answers, nothing moves.
+    expect(await productionVersion()).to.equal("1");
+    const admin = stack.env.AIRFLOW_ADMIN_USER ?? "admin";
+    const answer = await airflow.call<Record<string, any>>("PATCH", hitlPath(run), {
+      chosen_options: ["Approve"],
+      params_input: { comment: REVIEW_COMMENT },
+    });
+    expect(answer.chosen_options).to.deep.equal(["Approve"]);
+    expect(answer.responded_by.name).to.equal(admin);
+    // A decision is made once: a second answer is refused.
+    const again = await airflow.call("PATCH", hitlPath(run), { chosen_options: ["Reject"] }).then(() => "accepted", (e: Error) => e.message);
+    expect(again).to.match(/HTTP 409/);
+
+    const done = await airflow.waitFor(`train_model ${run.dag_run_id} to finish`, async () => {
+      const [now] = (await airflow.dagRuns("train_model")).filter((r) => r.dag_run_id === run.dag_run_id);
+      return now && ["success", "failed"].includes(now.state) ? now : undefined;
+    }, 5 * 60_000);
+    const tis = await airflow.taskInstances("train_model", run.dag_run_id);
+    const states = Object.fromEntries(tis.map((t) => [t.task_id, t.state]));
+    expect(done.state, JSON.stringify(states)).to.equal("success");
+    expect(states).to.include({ review: "success", promote_approved: "success", record_rejection: "skipped" });
+
+    expect(await productionVersion()).to.equal("2");
+    const { model_version } = await get(`model-versions/get?name=${MODEL}&version=2`);
+    const tags = tagsOf(model_version);
+    expect(tags).to.include({
+      approval: "approved",
+      approved_by: admin,
+      approval_comment: REVIEW_COMMENT,
+      promoted_by: "approval",
+      promotion_reason: REVIEW_COMMENT,
+      promoted_from: "1",
+    });
+    expect(tags).to.not.have.any.keys("rejected", "rejected_by");
+    expect(Date.parse(tags.approval_at as string)).to.equal(Date.parse(answer.responded_at));
+    const { run: mlRun } = await get(`runs/get?run_id=${model_version.run_id}`);
+    expect(tagsOf(mlRun.data)).to.include({ approval: "approved", approved_by: admin });
+    const { registry } = JSON.parse(await dataFile(`models/${DRIFT_DS}/metrics.json`));
+    expect(registry).to.include({ version: "2", decision: "promoted" });
+    expect(registry.approval).to.include({ status: "approved", by: admin, comment: REVIEW_COMMENT });
   });
 
   it("takes the screenshot of the shifted day's report page, opened from the data folder", async function () {
@@ -364,6 +505,10 @@ describe("the compose stack runs a week by itself", function () {
     const metrics = JSON.parse(await dataFile(`models/${ds}/metrics.json`));
     expect(metrics.registry).to.include({ version: next, decision: "rejected", production_version: production });
     expect(metrics.registry.candidate).to.be.lessThan(metrics.registry.production);
+    // The gate rejected it: it is never put before a person.
+    expect(metrics.registry.approval).to.deep.equal({ mode: "required", status: "not_needed", timeout_days: null });
+    const trainTis = await airflow.taskInstances("train_model", train.dag_run_id);
+    for (const id of DECISION_TASKS) expect(trainTis.find((t) => t.task_id === id)?.state, id).to.equal("skipped");
 
     expect(await productionVersion()).to.equal(production);
     const { model_version } = await get(`model-versions/get?name=${MODEL}&version=${next}`);
