@@ -46,7 +46,9 @@ EMAIL_TO = ("ml-team@example.com", "oncall@example.com")
 FEATURES = [f"f{i:02d}" for i in range(20)]
 # A bad cell on the 7th data row: the prepare image's one error line (docs/contracts.md) names it.
 BAD_ROW, BAD_COLUMN, BAD_VALUE = 7, "f03", "abc"
-DOWNSTREAM_NOT_RUN = {"split": "upstream_failed", "train": "upstream_failed", "validate": "upstream_failed"}
+DOWNSTREAM_NOT_RUN = {
+    t: "upstream_failed" for t in ("split", "train", "validate", "review", "promote_approved", "record_rejection")
+}
 
 
 # ---- the receivers ---------------------------------------------------------------------------------------------

@@ -99,7 +99,11 @@ def test_generate_data(generated, previous_ds, ds):
 
 def test_train_model(trained, previous_ds, ds):
     dag_run, states = trained
-    assert states == {t: "success" for t in ("wait_for_raw_data", "prepare", "split", "train", "validate")}
+    assert states == {
+        **{t: "success" for t in ("wait_for_raw_data", "prepare", "split", "train", "validate")},
+        # The gate decided alone (the first version, or a rejected one): nobody is asked, neither branch runs.
+        **{t: "skipped" for t in ("review", "promote_approved", "record_rejection")},
+    }
     assert dag_run.state == "success"
     columns = ["id", *FEATURES, "target"]
     header, train_data = _csv(f"processed/{ds}/train_data.csv")
