@@ -184,7 +184,7 @@ export interface RequiredActionJob {
 
 /**
  * The page a reviewer decides on, as tall as its request. Returns which of the expected texts appeared and the
- * names of the page's buttons, so the caller can tell a picture of the request from one of an error page.
+ * answer buttons it offers, so the caller can tell a picture of the open request from one of an error page.
  */
 export async function screenshotRequiredAction(job: RequiredActionJob): Promise<{ height: number; found: boolean[]; buttons: string[] }> {
   await mkdir(dirname(job.out), { recursive: true });
@@ -197,10 +197,13 @@ export async function screenshotRequiredAction(job: RequiredActionJob): Promise<
     for (const text of job.expect) {
       found.push(await page.getByText(text).first().waitFor({ timeout: 60_000 }).then(() => true, () => false));
     }
+    await page.locator('[data-testid^="hitl-option-"]').first().waitFor({ timeout: 30_000 }).catch(() => undefined);
     await page.waitForLoadState("networkidle");
     const height = await fitViewportToPage(page);
     await page.screenshot({ path: job.out });
-    const buttons = (await page.getByRole("button").allInnerTexts()).map((t) => t.trim()).filter(Boolean);
+    // The answer's buttons: the UI gives each option of a single-choice request one, named by a test id.
+    const options = page.locator('[data-testid^="hitl-option-"]');
+    const buttons = (await options.allInnerTexts()).map((t) => t.trim());
     return { height, found, buttons };
   } finally {
     await browser.close();

@@ -421,7 +421,7 @@ describe("the compose stack runs a week by itself", function () {
         out: file,
       });
       expect(shot.found, "texts on the page").to.deep.equal([true, true]);
-      expect(shot.buttons, "the answer's buttons").to.include.members(["Approve", "Reject"]);
+      expect(shot.buttons, "the answer's buttons").to.deep.equal(["Approve", "Reject"]);
       await checkPng(file, started, { width: VIEWPORT.width, height: shot.height });
     });
   });
@@ -518,6 +518,56 @@ describe("the compose stack runs a week by itself", function () {
     expect((await done("predict", predict)).state).to.equal("success");
     const manifest = JSON.parse(await dataFile(`predictions/${ds}/manifest.json`));
     expect(manifest).to.include({ model_ref: `models:/${MODEL}@production`, model_version: production, model_ds: trainedOn[production] });
+    trainedOn[next] = ds;
+  });
+
+  it("a version nobody decides on within approval_timeout_days is rejected by the scheduler, with an alert", async function () {
+    this.timeout(15 * 60_000);
+    // The one day of the window left without a training run.
+    const ds = DAYS.at(-2) as string;
+    const production = await productionVersion();
+    const next = String(Object.keys(trainedOn).length + 1);
+    // The case is the timeout, not the model: at threshold 0 every row is labelled 1, so both models have recall 1
+    // and the tie passes the gate whatever was learned. 0.001 days is 86 seconds.
+    const train = await airflow.triggerRun("train_model", `${ds}T12:00:00+00:00`, {
+      gate_metric: "recall",
+      threshold: 0,
+      approval_timeout_days: 0.001,
+    });
+    const done = await airflow.waitFor(`train_model ${train.dag_run_id} to finish`, async () => {
+      const [now] = (await airflow.dagRuns("train_model")).filter((r) => r.dag_run_id === train.dag_run_id);
+      return now && ["success", "failed"].includes(now.state) ? now : undefined;
+    }, 10 * 60_000);
+    const states = Object.fromEntries((await airflow.taskInstances("train_model", train.dag_run_id)).map((t) => [t.task_id, t.state]));
+    expect(done.state, JSON.stringify(states)).to.equal("success");
+    expect(states).to.include({ validate: "success", review: "success", promote_approved: "skipped", record_rejection: "success" });
+    trainedOn[next] = ds;
+
+    // Nobody answered: the scheduler applied the request's default.
+    const detail = await airflow.call<Record<string, any>>("GET", hitlPath(train));
+    expect(detail).to.include({ response_received: true, responded_by_user: null });
+    expect(detail.chosen_options).to.deep.equal(["Reject"]);
+
+    expect(await productionVersion()).to.equal(production);
+    const { model_version } = await get(`model-versions/get?name=${MODEL}&version=${next}`);
+    const tags = tagsOf(model_version);
+    expect(tags).to.include({ approval: "timed_out", rejected_by: "timeout", rejected: "no decision within 0.001 days", gate_decision: "pending" });
+    expect(tags).to.not.have.any.keys("approved_by", "promoted_by");
+    const { registry } = JSON.parse(await dataFile(`models/${ds}/metrics.json`));
+    expect(registry).to.include({ version: next, decision: "rejected", production_version: production });
+    expect(registry.approval).to.include({ mode: "required", status: "timed_out", by: "timeout", timeout_days: 0.001 });
+
+    // The reviewer was asked, and then told nobody decided.
+    expect(await alertsStartingWith(`Decision needed: ${MODEL} version ${next} waits for approval`)).to.have.length(2);
+    const subject = `No decision on ${MODEL} version ${next} within 0.001 day(s): rejected`;
+    const alerts = await airflow.waitFor("the timeout alert on both channels", async () => {
+      const got = await alertsStartingWith(subject);
+      return got.length >= 2 ? got : undefined;
+    }, 2 * 60_000, 2000);
+    expect(alerts.map((a) => a.channel).sort()).to.deep.equal(["email", "webhook"]);
+    expect((alerts.find((a) => a.channel === "webhook") as Received).body?.text).to.equal(
+      `${subject}\nproduction stays where it is; approve it by hand with promote_model if wanted.`,
+    );
   });
 
   it("a task that fails for good sends one alert by webhook and by e-mail; the week's runs sent none", async function () {
