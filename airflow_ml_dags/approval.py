@@ -349,15 +349,22 @@ class ModelReview(HITLBranchOperator):
         return super().execute(context)
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
-        branches = super().execute_complete(context=context, event=event)
-        summary = self.hitl_summary_extra
-        user = summary.get("responded_by_user")
+        # The provider takes the branch by raising (Airflow 3 skips the other branch with an exception), so
+        # nothing after super().execute_complete() would run: the decision is recorded from the event first.
+        if "error" not in event:
+            self._record_decision(context, event)
+        return super().execute_complete(context=context, event=event)
+
+    def _record_decision(self, context: Any, event: dict[str, Any]) -> None:
+        user = event.get("responded_by_user")
+        # The scheduler's sweep answers with the request's default and no user when the timeout passes.
         timed_out = bool(event.get("timedout")) or not user
+        responded_at = event["responded_at"]
         decision = {
-            "approved": summary["chosen_options"] == [APPROVE],
-            "by": "timeout" if timed_out else str(user.get("name") or user.get("id")),
-            "comment": str((summary.get("params_input") or {}).get("comment") or ""),
-            "at": summary["responded_at"],
+            "approved": list(event["chosen_options"]) == [APPROVE],
+            "by": "timeout" if timed_out else _user_name(user),
+            "comment": str((event.get("params_input") or {}).get("comment") or ""),
+            "at": responded_at.isoformat() if hasattr(responded_at, "isoformat") else str(responded_at),
             "ended_by": "timeout" if timed_out else "reviewer",
         }
         context["ti"].xcom_push(key=DECISION_KEY, value=decision)
@@ -372,7 +379,12 @@ class ModelReview(HITLBranchOperator):
             except AlertNotDelivered as err:
                 # The rejection must still be recorded: failing here would skip record_rejection.
                 self.log.warning("%s", err)
-        return branches
+
+
+def _user_name(user: Any) -> str:
+    if isinstance(user, Mapping):
+        return str(user.get("name") or user.get("id"))
+    return str(getattr(user, "name", None) or getattr(user, "id", ""))
 
 
 def _data_folder() -> str | None:
