@@ -309,7 +309,9 @@ class ModelReview(HITLBranchOperator):
         # What Airflow passes is the DAG's Params merged with the task's; the provider keeps only those whose
         # source is the task for the reviewer's form, so the comment field is marked as the task's own.
         form = ParamsDict(params or {})
-        form["comment"] = Param("", type="string", description="why: kept on the model version's tags", source="task")
+        form["comment"] = Param(
+            None, type=["null", "string"], description="why (optional): kept on the model version's tags", source="task"
+        )
         super().__init__(
             # Replaced when the review starts: the numbers exist only once validate has run.
             subject="Model rollout decision",
@@ -352,6 +354,8 @@ class ModelReview(HITLBranchOperator):
         # The provider takes the branch by raising (Airflow 3 skips the other branch with an exception), so
         # nothing after super().execute_complete() would run: the decision is recorded from the event first.
         if "error" not in event:
+            # The provider checks the answer too, but only after this: nothing is recorded for an answer it refuses.
+            self.validate_chosen_options(event["chosen_options"])
             self._record_decision(context, event)
         return super().execute_complete(context=context, event=event)
 
