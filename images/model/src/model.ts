@@ -15,6 +15,7 @@ import {
   type Frame,
   type Logger,
 } from "@airflow-ml-dags/common";
+import { useBackend } from "./backend.ts";
 import { checkHyperparams, FAMILIES, type Family, type Hyperparams } from "./hyperparams.ts";
 import { fitPreprocess, parsePreprocess, preprocessToJson, transform, transformInPlace, type Preprocess } from "./preprocess.ts";
 import {
@@ -25,7 +26,6 @@ import {
   networkFiles,
   networkShape,
   scoreNetwork,
-  useCpu,
   WEIGHTS_BIN,
 } from "./network.ts";
 import { fitTree, loadTree, scoreTree, TREE_JSON, treeToJson, type DecisionTreeClassifier } from "./tree.ts";
@@ -136,7 +136,7 @@ export async function trainModel(
     log.info("tree trained", { loss: history[0] });
     onEpoch?.(1, history[0] as number);
   } else {
-    await useCpu();
+    await useBackend();
     const model = buildNetwork(hp, columns.length);
     core = { kind: "network", model };
     try {

@@ -1,27 +1,12 @@
 // The tfjs families: logistic regression (one sigmoid unit) and an MLP (one relu hidden layer).
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
-// The pure-JS CPU backend registers itself when its module loads. Only tfjs's core, layers and this backend are
-// imported: the umbrella package also loads the WebGL backend, the graph-model converter and tfjs-data, twice
-// the code to start. (A named import: the package marks its Node entry as free of side effects, so a bare
-// import would be dropped by the bundler.)
-import { version_cpu } from "@tensorflow/tfjs-backend-cpu";
 import { InputError, rng, type Logger } from "@airflow-ml-dags/common";
+import { useBackend } from "./backend.ts";
 import type { Hyperparams } from "./hyperparams.ts";
 
 export const MODEL_JSON = "model.json";
 export const WEIGHTS_BIN = "weights.bin";
-
-/**
- * The pure-JS CPU backend: tfjs-node cannot be installed everywhere, the WASM backend is slow in Node,
- * and one backend everywhere means training and scoring compute the same floats.
- */
-export async function useCpu(): Promise<void> {
-  if (tf.getBackend() !== "cpu" && !(await tf.setBackend("cpu"))) {
-    throw new Error(`tfjs: the cpu backend (tfjs-backend-cpu ${version_cpu}) is not available`);
-  }
-  await tf.ready();
-}
 
 /** Explicit names: tfjs numbers unnamed layers per process, which would make saved files differ between runs. */
 export function buildNetwork(hp: Hyperparams, inputs: number): tfl.LayersModel {
@@ -171,7 +156,7 @@ export async function loadNetwork(modelPath: string, modelText: string, weightsP
   if (weights.byteLength !== expected) {
     throw new InputError(weightsPath, `has ${weights.byteLength} bytes, ${MODEL_JSON} describes ${expected}`);
   }
-  await useCpu();
+  await useBackend();
   try {
     const buffer = weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength) as ArrayBuffer;
     return await tfl.loadLayersModel(tf.io.fromMemory(tf.io.getModelArtifactsForJSONSync(json, specs, buffer)));

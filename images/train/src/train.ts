@@ -23,6 +23,8 @@ import {
   type ParamValue,
 } from "@airflow-ml-dags/common";
 import {
+  backendOption,
+  chooseBackend,
   DEFAULT_HYPERPARAMS,
   NUMERIC_HYPERPARAMS,
   saveModel,
@@ -110,10 +112,12 @@ export const trainCommand: Command = {
   options: {
     ds: { help: "run date YYYY-MM-DD" },
     ...cliOptions("train"),
+    backend: backendOption("cpu"),
     "data-dir": { help: "data folder", default: DEFAULT_DATA_DIR },
   },
   async run(args, log) {
     const ds = parseDs(args.str("ds"));
+    chooseBackend(args.str("backend"));
     const hp = readHyperparams(args);
     const paths = dataPaths(args.str("data-dir"), ds);
     const { set, profile, dataSha256, params } = await readTrainingSet(paths.train, hp, ds);

@@ -22,7 +22,7 @@ import {
   writeFileAtomic,
   type ColumnProfile,
 } from "@airflow-ml-dags/common";
-import { MANIFEST_JSON, loadModel } from "@airflow-ml-dags/model";
+import { MANIFEST_JSON, backendOption, chooseBackend, loadModel } from "@airflow-ml-dags/model";
 import type { GateMetric } from "./gate.ts";
 import { computeMetrics, type Metrics } from "@airflow-ml-dags/model/metrics";
 import { readFile } from "node:fs/promises";
@@ -48,11 +48,13 @@ export const validateCommand: Command = {
     ds: { help: "run date YYYY-MM-DD (which validation split to score)" },
     "model-dir": { help: "model folder, absolute or relative to the data folder (default: models/{ds})" },
     ...cliOptions("validate"),
+    backend: backendOption("tensorflow"),
     "registered-model": { help: REGISTERED_MODEL_HELP },
     "data-dir": { help: "data folder", default: DEFAULT_DATA_DIR },
   },
   async run(args, log) {
     const ds = parseDs(args.str("ds"));
+    chooseBackend(args.str("backend"));
     const threshold = numberOption("threshold", args.str("threshold"));
     const metric = choiceOption<GateMetric>("gate_metric", args.str("gate-metric"));
     const margin = numberOption("gate_margin", args.str("gate-margin"));
