@@ -63,7 +63,11 @@ describe("the pipeline contract, as the images read it", () => {
 
   it("gives each stage the options of its groups, with the contract's help and defaults", () => {
     expect(stageOptions("train")).to.deep.equal(Object.keys(onDisk.options.hyperparameters));
-    expect(stageOptions("validate")).to.deep.equal([...Object.keys(onDisk.options.gate), ...Object.keys(onDisk.options.scoring)]);
+    expect(stageOptions("validate")).to.deep.equal([
+      ...Object.keys(onDisk.options.gate),
+      ...Object.keys(onDisk.options.scoring),
+      ...Object.keys(onDisk.options.approval),
+    ]);
     expect(stageOptions("split")).to.deep.equal([]);
     const train = cliOptions("train");
     expect(Object.keys(train)).to.include.members(["family", "learning-rate", "batch-size", "max-depth", "min-samples"]);
