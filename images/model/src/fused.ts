@@ -66,176 +66,169 @@ export class FusedTrainer {
   private readonly lr: number;
   private readonly l2: number;
   private readonly batchSize: number;
-  /** [hidden kernel, hidden bias,] output kernel, output bias: tfjs's order of trainable weights. */
+  /** Every trainable weight, for Adam and the penalty. */
   private readonly params: Param[];
-  private readonly w1?: Param;
+  /** The hidden kernel transposed, [units × inputs], so a unit's weights are contiguous for the row loops. */
+  private readonly w1t?: Param;
   private readonly b1?: Param;
   private readonly w2: Param;
   private readonly b2: Param;
   /** β1ᵗ and β2ᵗ, float32 products as tfjs keeps them. */
   private accBeta1 = BETA1;
   private accBeta2 = BETA2;
-  // Per-batch scratch, allocated once.
+  // Per-batch scratch, allocated once: the hidden activations and the loss's gradient per row.
   private readonly act: Float32Array;
-  private readonly dAct: Float32Array;
   private readonly dOut: Float32Array;
-  private readonly sum: Float64Array;
 
   /** `layers` are the initial weights, copied: [hidden, output] for an MLP, [output] for logistic regression. */
   constructor(layers: DenseWeights[], opts: FusedOptions) {
-    this.d = opts.inputs;
-    this.h = opts.hidden;
+    const d = (this.d = opts.inputs);
+    const h = (this.h = opts.hidden);
     this.lr = f32(opts.learningRate);
     this.l2 = f32(opts.l2);
     this.batchSize = opts.batchSize;
-    const expected = this.h > 0 ? 2 : 1;
+    const expected = h > 0 ? 2 : 1;
     if (layers.length !== expected) throw new Error(`fused trainer: expected ${expected} dense layer(s), got ${layers.length}`);
-    const width = this.h > 0 ? this.h : this.d;
     const out = layers[layers.length - 1] as DenseWeights;
-    if (out.kernel.length !== width || out.bias.length !== 1) throw new Error("fused trainer: the output layer's shape does not match");
-    if (this.h > 0) {
-      const hid = layers[0] as DenseWeights;
-      if (hid.kernel.length !== this.d * this.h || hid.bias.length !== this.h) throw new Error("fused trainer: the hidden layer's shape does not match");
-      this.w1 = param(Float32Array.from(hid.kernel), true);
-      this.b1 = param(Float32Array.from(hid.bias), false);
-    }
+    if (out.kernel.length !== (h > 0 ? h : d) || out.bias.length !== 1) throw new Error("fused trainer: the output layer's shape does not match");
     this.w2 = param(Float32Array.from(out.kernel), true);
     this.b2 = param(Float32Array.from(out.bias), false);
-    this.params = [...(this.w1 && this.b1 ? [this.w1, this.b1] : []), this.w2, this.b2];
-    const rows = this.batchSize;
-    this.act = new Float32Array(rows * Math.max(this.h, 1));
-    this.dAct = new Float32Array(rows * Math.max(this.h, 1));
-    this.dOut = new Float32Array(rows);
-    this.sum = new Float64Array(Math.max(this.h, 1));
+    this.params = [this.w2, this.b2];
+    if (h > 0) {
+      const hid = layers[0] as DenseWeights;
+      if (hid.kernel.length !== d * h || hid.bias.length !== h) throw new Error("fused trainer: the hidden layer's shape does not match");
+      this.w1t = param(transpose(hid.kernel, d, h), true);
+      this.b1 = param(Float32Array.from(hid.bias), false);
+      this.params.push(this.w1t, this.b1);
+    }
+    this.act = new Float32Array(this.batchSize * Math.max(h, 1));
+    this.dOut = new Float32Array(this.batchSize);
   }
 
   /** The current weights, in the layout the constructor took them. */
   weights(): DenseWeights[] {
     const out = { kernel: Float32Array.from(this.w2.value), bias: Float32Array.from(this.b2.value) };
-    return this.w1 && this.b1 ? [{ kernel: Float32Array.from(this.w1.value), bias: Float32Array.from(this.b1.value) }, out] : [out];
+    if (!this.w1t || !this.b1) return [out];
+    return [{ kernel: transpose(this.w1t.value, this.h, this.d), bias: Float32Array.from(this.b1.value) }, out];
   }
 
   /** One pass over the rows in their order (x row-major, y 0/1); returns the epoch's loss as model.fit reports it. */
-  epoch(x: Float32Array, y: ArrayLike<number>): number {
+  epoch(x: Float32Array, y: Float32Array): number {
     const n = y.length;
     let total = 0;
     for (let start = 0; start < n; start += this.batchSize) {
       const rows = Math.min(this.batchSize, n - start);
-      total += this.step(x, y, start, rows) * rows;
+      for (const p of this.params) p.grad.fill(0);
+      let loss = this.h > 0 ? this.mlpStep(x, y, start, rows) : this.logregStep(x, y, start, rows);
+      if (this.l2 > 0) loss += this.penalty();
+      this.adam();
+      total += loss * rows;
     }
     return total / n;
   }
 
-  /** Forward, backward and the Adam update for rows [start, start + rows); returns the batch's loss. */
-  private step(x: Float32Array, y: ArrayLike<number>, start: number, rows: number): number {
-    const { d, h } = this;
+  /** Forward and backward of the MLP over rows [start, start + rows) into the gradients; returns the mean loss. */
+  private mlpStep(x: Float32Array, y: Float32Array, start: number, rows: number): number {
+    const d = this.d;
+    const h = this.h;
+    const w1t = (this.w1t as Param).value;
+    const b1 = (this.b1 as Param).value;
     const w2 = this.w2.value;
     const b2 = this.b2.value[0] as number;
+    const act = this.act;
     const dOut = this.dOut;
     let lossSum = 0;
-    // Forward: the hidden activations (kept for the backward pass), the probability, the loss and its gradient
-    // with respect to the output unit's pre-activation.
     for (let r = 0; r < rows; r++) {
       const xr = (start + r) * d;
-      let a = b2;
-      if (h > 0) {
-        const w1 = (this.w1 as Param).value;
-        const b1 = (this.b1 as Param).value;
-        const sum = this.sum;
-        for (let j = 0; j < h; j++) sum[j] = b1[j] as number;
-        for (let k = 0; k < d; k++) {
-          const xv = x[xr + k] as number;
-          const row = k * h;
-          for (let j = 0; j < h; j++) sum[j] = (sum[j] as number) + xv * (w1[row + j] as number);
-        }
-        const act = this.act;
-        const ar = r * h;
-        let z = 0;
-        for (let j = 0; j < h; j++) {
-          const s = f32(sum[j] as number);
-          const v = s > 0 ? s : 0;
-          act[ar + j] = v;
-          z += v * (w2[j] as number);
-        }
-        a += z;
-      } else {
-        let z = 0;
-        for (let k = 0; k < d; k++) z += (x[xr + k] as number) * (w2[k] as number);
-        a += z;
+      const ar = r * h;
+      let z = 0;
+      for (let j = 0; j < h; j++) {
+        const wj = j * d;
+        let s = 0;
+        for (let k = 0; k < d; k++) s += (x[xr + k] as number) * (w1t[wj + k] as number);
+        // tfjs rounds the product to float32, then adds the bias.
+        const pre = f32(f32(s) + (b1[j] as number));
+        const v = pre > 0 ? pre : 0;
+        act[ar + j] = v;
+        z += v * (w2[j] as number);
       }
-      const p = f32(1 / (1 + Math.exp(-f32(a))));
-      const label = y[start + r] as number;
-      const pc = p < P_MIN ? P_MIN : p > P_MAX ? P_MAX : p;
-      const logit = Math.log(pc / (1 - pc));
-      lossSum += (logit > 0 ? logit : 0) - logit * label + Math.log1p(Math.exp(-Math.abs(logit)));
-      // d(loss)/d(pre-activation) is p − y through sigmoid and the logit; clipByValue passes no gradient outside its range.
-      dOut[r] = p >= P_MIN && p <= P_MAX ? (p - label) / rows : 0;
+      lossSum += this.output(f32(f32(z) + b2), y[start + r] as number, r, rows);
     }
-    let loss = lossSum / rows;
-
-    // Backward into the gradients.
+    const gw1t = (this.w1t as Param).grad;
+    const gb1 = (this.b1 as Param).grad;
     const gw2 = this.w2.grad;
-    gw2.fill(0);
     let gb2 = 0;
-    for (let r = 0; r < rows; r++) gb2 += dOut[r] as number;
+    for (let r = 0; r < rows; r++) {
+      const g = dOut[r] as number;
+      if (g === 0) continue;
+      gb2 += g;
+      const xr = (start + r) * d;
+      const ar = r * h;
+      for (let j = 0; j < h; j++) {
+        const v = act[ar + j] as number;
+        // relu's gradient is 0 at 0 (tfjs's step function): an inactive unit passes nothing back.
+        if (v <= 0) continue;
+        gw2[j] = (gw2[j] as number) + v * g;
+        const dj = f32(g * (w2[j] as number));
+        gb1[j] = (gb1[j] as number) + dj;
+        const wj = j * d;
+        for (let k = 0; k < d; k++) gw1t[wj + k] = (gw1t[wj + k] as number) + dj * (x[xr + k] as number);
+      }
+    }
     this.b2.grad[0] = gb2;
-    if (h > 0) {
-      const act = this.act;
-      const dAct = this.dAct;
-      for (let r = 0; r < rows; r++) {
-        const g = dOut[r] as number;
-        if (g === 0) {
-          dAct.fill(0, r * h, (r + 1) * h);
-          continue;
-        }
-        const ar = r * h;
-        for (let j = 0; j < h; j++) {
-          const v = act[ar + j] as number;
-          gw2[j] = (gw2[j] as number) + v * g;
-          // relu's gradient is 0 at 0, as tfjs's step function gives it.
-          dAct[ar + j] = v > 0 ? g * (w2[j] as number) : 0;
-        }
-      }
-      const gw1 = (this.w1 as Param).grad;
-      const gb1 = (this.b1 as Param).grad;
-      gw1.fill(0);
-      gb1.fill(0);
-      for (let r = 0; r < rows; r++) {
-        const xr = (start + r) * d;
-        const ar = r * h;
-        for (let j = 0; j < h; j++) gb1[j] = (gb1[j] as number) + (dAct[ar + j] as number);
-        for (let k = 0; k < d; k++) {
-          const xv = x[xr + k] as number;
-          const row = k * h;
-          for (let j = 0; j < h; j++) gw1[row + j] = (gw1[row + j] as number) + xv * (dAct[ar + j] as number);
-        }
-      }
-    } else {
-      for (let r = 0; r < rows; r++) {
-        const g = dOut[r] as number;
-        if (g === 0) continue;
-        const xr = (start + r) * d;
-        for (let k = 0; k < d; k++) gw2[k] = (gw2[k] as number) + (x[xr + k] as number) * g;
-      }
-    }
+    return lossSum / rows;
+  }
 
-    // The L2 penalty, in the loss and in the kernels' gradients (d/dw of l2·w² is 2·l2·w).
-    if (this.l2 > 0) {
-      for (const p of this.params) {
-        if (!p.l2) continue;
-        let sq = 0;
-        const w = p.value;
-        const g = p.grad;
-        for (let i = 0; i < w.length; i++) {
-          const wi = w[i] as number;
-          sq += wi * wi;
-          g[i] = (g[i] as number) + 2 * this.l2 * wi;
-        }
-        loss += this.l2 * sq;
-      }
+  /** The same for logistic regression: one sigmoid unit on the inputs. */
+  private logregStep(x: Float32Array, y: Float32Array, start: number, rows: number): number {
+    const d = this.d;
+    const w = this.w2.value;
+    const b = this.b2.value[0] as number;
+    const gw = this.w2.grad;
+    let gb = 0;
+    let lossSum = 0;
+    for (let r = 0; r < rows; r++) {
+      const xr = (start + r) * d;
+      let s = 0;
+      for (let k = 0; k < d; k++) s += (x[xr + k] as number) * (w[k] as number);
+      lossSum += this.output(f32(f32(s) + b), y[start + r] as number, r, rows);
+      const g = this.dOut[r] as number;
+      if (g === 0) continue;
+      gb += g;
+      for (let k = 0; k < d; k++) gw[k] = (gw[k] as number) + g * (x[xr + k] as number);
     }
+    this.b2.grad[0] = gb;
+    return lossSum / rows;
+  }
 
-    this.adam();
+  /**
+   * The sigmoid output and tfjs-layers' binaryCrossentropy for one row: returns its loss and leaves in dOut the
+   * gradient of the batch's mean loss with respect to the pre-activation `a`.
+   */
+  private output(a: number, label: number, r: number, rows: number): number {
+    const p = f32(1 / (1 + Math.exp(-a)));
+    const pc = p < P_MIN ? P_MIN : p > P_MAX ? P_MAX : p;
+    const logit = Math.log(pc / (1 - pc));
+    // Through the sigmoid and the logit the gradient is p − y; clipByValue passes none outside its range.
+    this.dOut[r] = p >= P_MIN && p <= P_MAX ? (p - label) / rows : 0;
+    return (logit > 0 ? logit : 0) - logit * label + Math.log1p(Math.exp(-Math.abs(logit)));
+  }
+
+  /** The L2 penalty of the kernels, l2·Σw², added to their gradients (2·l2·w); returns it for the loss. */
+  private penalty(): number {
+    let loss = 0;
+    for (const p of this.params) {
+      if (!p.l2) continue;
+      let sq = 0;
+      const w = p.value;
+      const g = p.grad;
+      for (let i = 0; i < w.length; i++) {
+        const wi = w[i] as number;
+        sq += wi * wi;
+        g[i] = (g[i] as number) + 2 * this.l2 * wi;
+      }
+      loss += this.l2 * sq;
+    }
     return loss;
   }
 
@@ -259,4 +252,11 @@ export class FusedTrainer {
     this.accBeta1 = f32(this.accBeta1 * BETA1);
     this.accBeta2 = f32(this.accBeta2 * BETA2);
   }
+}
+
+/** A row-major [rows × cols] matrix as [cols × rows]. */
+function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(a.length);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = a[i * cols + j] as number;
+  return out;
 }
