@@ -1,6 +1,6 @@
 export * from "./hyperparams.ts";
 export * from "./model.ts";
 export * from "./preprocess.ts";
-export { MODEL_JSON, WEIGHTS_BIN } from "./network.ts";
+export { MODEL_JSON, TRAINERS, WEIGHTS_BIN, type Trainer } from "./network.ts";
 export { TREE_JSON } from "./tree.ts";
 export * from "./backend.ts";

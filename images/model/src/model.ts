@@ -27,6 +27,7 @@ import {
   networkShape,
   scoreNetwork,
   WEIGHTS_BIN,
+  type Trainer,
 } from "./network.ts";
 import { fitTree, loadTree, scoreTree, TREE_JSON, treeToJson, type DecisionTreeClassifier } from "./tree.ts";
 
@@ -117,12 +118,16 @@ export function trainingSet(frame: Frame, opts: { overwrite?: boolean } = {}): T
   return { columns: frame.columns, preprocess, x, y, positives };
 }
 
-/** Fits the model on the training rows: a frame, or a training set already made from one. */
+/**
+ * Fits the model on the training rows: a frame, or a training set already made from one. `trainer` says how a
+ * network is fitted (network.ts's TRAINERS); the tree ignores it.
+ */
 export async function trainModel(
   data: Frame | TrainingSet,
   hp: Hyperparams,
   log: Logger,
   onEpoch?: (epoch: number, loss: number) => void,
+  opts: { trainer?: Trainer } = {},
 ): Promise<TrainedModel> {
   checkHyperparams(hp);
   const { preprocess, x, y, positives, columns } = "x" in data ? data : trainingSet(data);
@@ -140,7 +145,7 @@ export async function trainModel(
     const model = buildNetwork(hp, columns.length);
     core = { kind: "network", model };
     try {
-      history = await fitNetwork(model, x, y, hp, log, onEpoch);
+      history = await fitNetwork(model, x, y, hp, log, onEpoch, opts.trainer);
     } catch (err) {
       model.dispose();
       throw err;

@@ -4,6 +4,7 @@ import * as tfl from "@tensorflow/tfjs-layers";
 import { InputError, rng, type Logger } from "@airflow-ml-dags/common";
 import { useBackend } from "./backend.ts";
 import type { Hyperparams } from "./hyperparams.ts";
+import { FusedTrainer, type DenseWeights } from "./fused.ts";
 
 export const MODEL_JSON = "model.json";
 export const WEIGHTS_BIN = "weights.bin";
@@ -40,9 +41,41 @@ export function buildNetwork(hp: Hyperparams, inputs: number): tfl.LayersModel {
 }
 
 /**
+ * How the network is fitted. `fused` (the default) runs each batch as one loop in ./fused.ts, a few times faster
+ * than `tfjs`, which is tfjs-layers' `model.fit`, the reference the fused step is tested against: the same math,
+ * batches and Adam, so both give the same model within float rounding.
+ */
+export const TRAINERS = ["fused", "tfjs"] as const;
+export type Trainer = (typeof TRAINERS)[number];
+
+/** Each Dense layer's [kernel, bias], read out of the tfjs model. */
+function denseWeights(model: tfl.LayersModel): DenseWeights[] {
+  return model.layers.map((layer) => {
+    const [kernel, bias] = layer.getWeights();
+    if (!kernel || !bias) throw new Error(`layer ${layer.name}: expected a kernel and a bias`);
+    return { kernel: kernel.dataSync() as Float32Array, bias: bias.dataSync() as Float32Array };
+  });
+}
+
+function setDenseWeights(model: tfl.LayersModel, weights: DenseWeights[]): void {
+  model.layers.forEach((layer, i) => {
+    const w = weights[i] as DenseWeights;
+    const [kernel, bias] = layer.getWeights() as [tf.Tensor, tf.Tensor];
+    const values = [tf.tensor(w.kernel, kernel.shape, "float32"), tf.tensor(w.bias, bias.shape, "float32")];
+    try {
+      layer.setWeights(values);
+    } finally {
+      tf.dispose(values);
+    }
+  });
+}
+
+/**
  * Fits epoch by epoch with our own seeded shuffle: tfjs's `shuffle: true` draws from an unseeded
  * generator, so two runs would not give the same weights. The rows of `x` are shuffled in place (it is
- * left in the last epoch's order) and handed to tfjs as they are: no shuffled copy of the inputs is made.
+ * left in the last epoch's order) and trained on as they are: no shuffled copy of the inputs is made.
+ * The fused trainer starts from the model's initial weights and writes the trained ones back into it, so the
+ * model is saved and scored the same way whichever trainer ran; the model's own optimizer is then left unused.
  */
 export async function fitNetwork(
   model: tfl.LayersModel,
@@ -51,6 +84,7 @@ export async function fitNetwork(
   hp: Hyperparams,
   log: Logger,
   onEpoch?: (epoch: number, loss: number) => void,
+  trainer: Trainer = "fused",
 ): Promise<number[]> {
   const n = y.length;
   const d = x.length / n;
@@ -58,6 +92,16 @@ export async function fitNetwork(
   const ys = Float32Array.from(y);
   const row = new Float32Array(d);
   const losses: number[] = [];
+  const fused =
+    trainer === "fused"
+      ? new FusedTrainer(denseWeights(model), {
+          inputs: d,
+          hidden: hp.family === "mlp" ? hp.hidden : 0,
+          learningRate: hp.learning_rate,
+          l2: hp.l2,
+          batchSize: Math.min(hp.batch_size, n),
+        })
+      : undefined;
   for (let epoch = 1; epoch <= hp.epochs; epoch++) {
     // Fisher–Yates over rows, x and its labels together.
     for (let i = n - 1; i > 0; i--) {
@@ -69,22 +113,27 @@ export async function fitNetwork(
       ys[i] = ys[j] as number;
       ys[j] = label;
     }
-    const xt = tf.tensor2d(x, [n, d]);
-    const yt = tf.tensor2d(ys, [n, 1]);
-    let loss: number;
-    try {
-      const h = await model.fit(xt, yt, { epochs: 1, batchSize: hp.batch_size, shuffle: false, verbose: 0 });
-      loss = Number(h.history.loss?.[0]);
-    } finally {
-      xt.dispose();
-      yt.dispose();
-    }
+    const loss = fused ? fused.epoch(x, ys) : await tfjsEpoch(model, x, ys, n, d, hp.batch_size);
     if (!Number.isFinite(loss)) throw new Error(`training diverged at epoch ${epoch} (loss ${loss}): try a smaller --learning-rate`);
     losses.push(loss);
     log.info("epoch", { epoch, epochs: hp.epochs, loss });
     onEpoch?.(epoch, loss);
   }
+  if (fused) setDenseWeights(model, fused.weights());
   return losses;
+}
+
+/** One epoch of tfjs-layers' own fit, over the rows in their order. */
+async function tfjsEpoch(model: tfl.LayersModel, x: Float32Array, ys: Float32Array, n: number, d: number, batchSize: number): Promise<number> {
+  const xt = tf.tensor2d(x, [n, d]);
+  const yt = tf.tensor2d(ys, [n, 1]);
+  try {
+    const h = await model.fit(xt, yt, { epochs: 1, batchSize, shuffle: false, verbose: 0 });
+    return Number(h.history.loss?.[0]);
+  } finally {
+    xt.dispose();
+    yt.dispose();
+  }
 }
 
 /** Rows at a time, so scoring a large file does not hold every activation at once. */

@@ -28,6 +28,7 @@ import {
   DEFAULT_HYPERPARAMS,
   NUMERIC_HYPERPARAMS,
   saveModel,
+  TRAINERS,
   trainingSet,
   trainModel,
   type Family,
@@ -113,12 +114,17 @@ export const trainCommand: Command = {
     ds: { help: "run date YYYY-MM-DD" },
     ...cliOptions("train"),
     backend: backendOption("cpu"),
+    // Not a hyperparameter: both give the same model within float rounding, so it is not in the contract.
+    trainer: { help: `how a network is fitted: fused (one loop per batch) or tfjs (tfjs-layers' model.fit)`, default: TRAINERS[0] },
     "data-dir": { help: "data folder", default: DEFAULT_DATA_DIR },
   },
   async run(args, log) {
     const ds = parseDs(args.str("ds"));
     chooseBackend(args.str("backend"));
     const hp = readHyperparams(args);
+    const trainer = args.choice("trainer", TRAINERS);
+    // The tree has no trainer to choose.
+    const how: Record<string, string> = hp.family === "tree" ? {} : { trainer };
     const paths = dataPaths(args.str("data-dir"), ds);
     const { set, profile, dataSha256, params } = await readTrainingSet(paths.train, hp, ds);
 
@@ -130,7 +136,7 @@ export const trainCommand: Command = {
       const experiment = await mlflow.getOrCreateExperiment(experimentName());
       const created = await mlflow.createRun(experiment.experimentId, {
         name: `train-${ds}`,
-        tags: { ds, family: hp.family, stage: "train", ...imageTags() },
+        tags: { ds, family: hp.family, stage: "train", ...how, ...imageTags() },
       });
       tracked = { mlflow, runId: created.info.runId, experimentId: experiment.experimentId };
       log.info("MLflow run started", { run_id: tracked.runId, experiment: experiment.name, experiment_id: tracked.experimentId });
@@ -139,11 +145,15 @@ export const trainCommand: Command = {
     try {
       await tracked?.mlflow.logParams(tracked.runId, params);
       await tracked?.mlflow.logTrainingData(tracked.runId, { ds, path: paths.train, sha256: dataSha256, rows: set.y.length });
-      log.info("training", { file: paths.train, rows: set.y.length, columns: set.columns.length, hyperparams: hp });
+      log.info("training", { file: paths.train, rows: set.y.length, columns: set.columns.length, hyperparams: hp, ...how });
       // Epoch losses are sent in one batch after training: the epoch callback cannot wait for the network.
       const losses: MetricInput[] = [];
-      const trained = await trainModel(set, hp, log, (epoch, loss) =>
-        losses.push({ key: "loss", value: loss, step: epoch, timestamp: Date.now() }),
+      const trained = await trainModel(
+        set,
+        hp,
+        log,
+        (epoch, loss) => losses.push({ key: "loss", value: loss, step: epoch, timestamp: Date.now() }),
+        { trainer },
       );
       try {
         const finalLoss = trained.history[trained.history.length - 1];

@@ -64,6 +64,20 @@ describe("train CLI", () => {
     expect(manifest.hyperparams).to.include({ family: "logreg", epochs: 2, l2: 0.01, learning_rate: 0.05 });
   });
 
+  it("--trainer tfjs fits through tfjs's model.fit: the default fused trainer's model within float rounding", async () => {
+    const scores: Float64Array[] = [];
+    for (const trainer of ["fused", "tfjs"]) {
+      const run = await train(dataDir, "--epochs", "3", "--trainer", trainer);
+      expect(run.code, run.stderr).to.equal(0);
+      expect(run.logs.find((l) => l.msg === "training")).to.include({ trainer });
+      const model = await loadModel(paths.modelDir);
+      scores.push(model.predictProba(frame));
+      model.dispose();
+    }
+    const [fused, tfjs] = scores as [Float64Array, Float64Array];
+    fused.forEach((p, i) => expect(Math.abs(p - (tfjs[i] as number)), `row ${i}`).to.be.below(1e-5));
+  });
+
   it("writes the training rows' raw profile (before imputation and standardisation), the same bytes on a rerun", async () => {
     const first = await train(dataDir, "--family", "tree");
     expect(first.code, first.stderr).to.equal(0);
@@ -98,6 +112,7 @@ describe("train CLI", () => {
       [["--max-depth", "0"], /--max-depth/],
       [["--seed", "-3"], /--seed/],
       [["--bogus", "1"], /Unknown option '--bogus'/],
+      [["--trainer", "keras"], /--trainer: expected one of fused, tfjs, got "keras"/],
     ];
     for (const [args, problem] of cases) expectFailure(await train(dataDir, ...args), 2, problem);
     const bad = await runStage(PKG, ["--ds", "2026-02-30", "--data-dir", dataDir]);
