@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { open, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CsvSink, fmt, frameRows, readCsvBatches, readFrames, readTargets, rng } from "../src/index.ts";
+import { CsvSink, fmt, frameRows, readCsvBatches, readFrames, readFramesAsText, readTargets, rng, round6, writeFrameRows } from "../src/index.ts";
 
 const rows = Number(process.argv[2] ?? 1_000_000);
 const runs = Number(process.env.BENCH_RUNS ?? 3);
@@ -67,6 +67,9 @@ let check = 0;
 await best("read: readFrames (ids + numbers)", () => size, async () => {
   for await (const f of readFrames(dataPath, { withTarget: false })) check += f.values[0] ?? 0;
 });
+await best("read: readFramesAsText (the text path)", () => size, async () => {
+  for await (const f of readFramesAsText(dataPath, { withTarget: false })) check += f.values[0] ?? 0;
+});
 await best("read: readCsvBatches (rows of strings)", () => size, async () => {
   for await (const b of readCsvBatches(dataPath)) check += b.rows.length;
 });
@@ -79,19 +82,39 @@ const frames = [];
 for await (const f of readFrames(dataPath, { withTarget: false })) frames.push(f);
 let written = 0;
 const sink = new CsvSink(async (data) => void (written += data.length));
-await best("write: CsvSink frameRows String(v)", () => written / runs, async () => {
-  for (const f of frames) await sink.rows(frameRows(f, (v) => (Number.isNaN(v) ? "" : String(v))));
+await best("write: writeFrameRows (bytes)", () => written / runs, async () => {
+  for (const f of frames) await writeFrameRows(sink, f);
   await sink.flush();
 });
 written = 0;
-await best("write: predict's lines (id, fmt(p), label)", () => written / runs, async () => {
+await best("write: rows(frameRows(String)) (the text path)", () => written / runs, async () => {
+  for (const f of frames) await sink.rows(frameRows(f, (v) => (Number.isNaN(v) ? "" : String(v))));
+  await sink.flush();
+});
+// predict's lines: id, a probability to 6 decimals, the label.
+const probability = (f: (typeof frames)[0], i: number) => ((f.values[i * 20] as number) + 10) / 20;
+written = 0;
+const line = new Float64Array(2);
+await best("write: predict's lines, numbers (bytes)", () => written / runs, async () => {
+  for (const f of frames) {
+    for (let i = 0; i < f.ids.length; i++) {
+      line[0] = round6(probability(f, i));
+      line[1] = line[0] >= 0.5 ? 1 : 0;
+      const pending = sink.numbers(f.ids[i] as string, line);
+      if (pending) await pending;
+    }
+  }
+  await sink.flush();
+});
+let text = 0;
+await best("write: predict's lines, fmt (the text path)", () => text / runs, async () => {
   for (const f of frames) {
     let chunk = "";
     for (let i = 0; i < f.ids.length; i++) {
-      const p = fmt(((f.values[i * 20] as number) + 10) / 20);
+      const p = fmt(probability(f, i));
       chunk += `${f.ids[i]},${p},${Number(p) >= 0.5 ? 1 : 0}\n`;
     }
-    written += Buffer.byteLength(chunk);
+    text += Buffer.byteLength(chunk);
   }
 });
 if (Number.isNaN(check)) console.log("");

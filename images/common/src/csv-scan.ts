@@ -75,31 +75,33 @@ let cellEnd = 0;
  * Sets cellEnd, to -1 for any other cell.
  */
 function plainDecimal(buf: Buffer, p: number, e: number): number {
-  let c = p < e ? (buf[p] as number) : COMMA;
-  if (c === COMMA) {
+  if (p === e || buf[p] === COMMA) {
     cellEnd = p;
     return Number.NaN;
   }
-  const negative = c === 45;
-  if (negative || c === 43) p++;
+  const first = buf[p] as number;
+  const negative = first === 45;
+  if (negative || first === 43) p++;
+  const from = p;
   let mantissa = 0;
-  let digits = 0;
-  let scale = 0;
-  let point = false;
-  for (; p < e; p++) {
-    c = buf[p] as number;
-    const d = c - 48;
-    if (d >= 0 && d <= 9) {
-      mantissa = mantissa * 10 + d;
-      digits++;
-      if (point) scale++;
-    } else if (c === 46 && !point) {
-      point = true;
-    } else {
-      break;
-    }
+  let d = 0;
+  // Two loops, the digits before the point and after it, keep the loop of each digit to one test.
+  while (p < e && (d = (buf[p] as number) - 48) >= 0 && d <= 9) {
+    mantissa = mantissa * 10 + d;
+    p++;
   }
-  if ((p < e && c !== COMMA) || digits === 0 || mantissa >= MAX_EXACT || scale > 22) {
+  let digits = p - from;
+  let scale = 0;
+  if (p < e && buf[p] === 46) {
+    const point = ++p;
+    while (p < e && (d = (buf[p] as number) - 48) >= 0 && d <= 9) {
+      mantissa = mantissa * 10 + d;
+      p++;
+    }
+    scale = p - point;
+    digits += scale;
+  }
+  if ((p < e && buf[p] !== COMMA) || digits === 0 || mantissa >= MAX_EXACT || scale > 22) {
     cellEnd = -1;
     return 0;
   }

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { open, readFile, type FileHandle } from "node:fs/promises";
 import { StringDecoder } from "node:string_decoder";
+import { NUMBER_BYTES, putNumber } from "./csv-write.ts";
 import { InputError } from "./errors.ts";
 
 /** A CSV file as read: header and rows of strings, every row as wide as the header. */
@@ -260,6 +261,43 @@ export class CsvSink {
       const pending = this.text(`${row.map(csvField).join(",")}\n`);
       if (pending) await pending;
     }
+  }
+
+  /**
+   * One line of a text field and numbers, `field,v0,v1,...`: each number as String(v) writes it, empty for
+   * NaN, written into the buffer as bytes. Like `text`, returns a promise only when the buffer had to be
+   * handed over first.
+   */
+  numbers(field: string, values: ArrayLike<number>): Promise<void> | undefined {
+    // A UTF-16 code unit takes at most 3 bytes in UTF-8, 6 for a quote doubled; two quotes around it.
+    const need = field.length * 6 + 2 + values.length * (NUMBER_BYTES + 1) + 1;
+    if (this.used + need <= this.buffer.length) {
+      this.putNumbers(field, values);
+      return undefined;
+    }
+    return this.flush().then(async () => {
+      if (need <= this.buffer.length) this.putNumbers(field, values);
+      else await this.rows([[field, ...Array.from(values, (v) => (Number.isNaN(v) ? "" : String(v)))]]);
+    });
+  }
+
+  private putNumbers(field: string, values: ArrayLike<number>): void {
+    const buf = this.buffer;
+    let at = this.used;
+    const n = field.length;
+    let plain = n === 0 || (field.charCodeAt(0) !== 32 && field.charCodeAt(n - 1) !== 32);
+    for (let i = 0; plain && i < n; i++) {
+      const c = field.charCodeAt(i);
+      if (c > 127 || c === 34 || c === 44 || c === 10 || c === 13) plain = false;
+      else buf[at + i] = c;
+    }
+    at = plain ? at + n : at + buf.write(csvField(field), at);
+    for (let j = 0; j < values.length; j++) {
+      buf[at++] = 44;
+      at = putNumber(buf, at, values[j] as number);
+    }
+    buf[at++] = 10;
+    this.used = at;
   }
 
   /**

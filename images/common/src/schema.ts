@@ -1,6 +1,6 @@
 import { InputError } from "./errors.ts";
 import { FEATURES, ID, TARGET } from "./contract.ts";
-import { CSV_BATCH_ROWS, countLines, parseNumber, readCsvBatches, type CsvBatch, type Table } from "./csv.ts";
+import { CSV_BATCH_ROWS, type CsvSink, countLines, parseNumber, readCsvBatches, type CsvBatch, type Table } from "./csv.ts";
 import { scanBatches, type ScannedBatch } from "./csv-scan.ts";
 
 /**
@@ -260,6 +260,23 @@ export function frameRows(f: Frame, format: (v: number) => string): string[][] {
     if (f.target) out.push(String(f.target[i]));
     return out;
   });
+}
+
+/**
+ * Writes a frame's rows as `sink.rows(frameRows(f, v => String(v)))` would, NaN as an empty cell, the numbers
+ * formatted straight into the sink's buffer. JavaScript's shortest round-trip text: prepare and split only
+ * move values, so they must not round them, and the text of a number is the same on every machine.
+ */
+export async function writeFrameRows(sink: CsvSink, f: Frame): Promise<void> {
+  const d = f.columns.length;
+  const { values, target } = f;
+  const row = new Float64Array(d + (target ? 1 : 0));
+  for (let i = 0; i < f.ids.length; i++) {
+    for (let j = 0; j < d; j++) row[j] = values[i * d + j] as number;
+    if (target) row[d] = target[i] as number;
+    const pending = sink.numbers(f.ids[i] as string, row);
+    if (pending) await pending;
+  }
 }
 
 export const frameHeader = (f: Frame) => [ID, ...f.columns, ...(f.target ? [TARGET] : [])];
