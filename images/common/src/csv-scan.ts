@@ -140,7 +140,7 @@ export async function* scanBatches(path: string, batchRows: number): AsyncGenera
   let firstRow = 2;
   try {
     let pos = await w.refill(0);
-    if (w.buf[0] === 0xef && w.buf[1] === 0xbb && w.buf[2] === 0xbf) pos = 3;
+    if (w.end >= 3 && w.buf[0] === 0xef && w.buf[1] === 0xbb && w.buf[2] === 0xbf) pos = 3;
     // The header: the first line with more than blanks, unless a quote makes it one for readCsvBatches.
     while (header === undefined) {
       let nl = w.buf.indexOf(LF, pos);

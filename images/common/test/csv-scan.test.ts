@@ -41,6 +41,9 @@ describe("CSV fast path: the frames and the errors of the text path", () => {
     await same("id,a\nr1,1\nr2,2\nr3,3\n", {}, 3);
     await same("  \n\nid,a\nr1,1\n", {}, 3);
     await same("id,a\nré,1\n日本,2\n", {}, 3);
+    await same(Buffer.from([0xef]), {}, 3);
+    await same(Buffer.from([0xef, 0xbb, 0xbf]), {}, 3);
+    await same(Buffer.from([0xef, 0xbb, 0xbf, 0x69, 0x64, 0x2c, 0x61, 0x0a, 0x78, 0x2c, 0x31]), {}, 3);
   });
 
   const bad: [string, string, FrameOptions?][] = [
