@@ -2,6 +2,7 @@ export * from "./atomic.ts";
 export * from "./cli.ts";
 export * from "./contract.ts";
 export * from "./csv.ts";
+export * from "./csv-write.ts";
 export * from "./errors.ts";
 export * from "./log.ts";
 export * from "./mlflow.ts";

@@ -1,6 +1,7 @@
 import { InputError } from "./errors.ts";
 import { FEATURES, ID, TARGET } from "./contract.ts";
-import { CSV_BATCH_ROWS, countLines, parseNumber, readCsvBatches, type Table } from "./csv.ts";
+import { CSV_BATCH_ROWS, type CsvSink, countLines, parseNumber, readCsvBatches, type CsvBatch, type Table } from "./csv.ts";
+import { scanBatches, type ScannedBatch } from "./csv-scan.ts";
 
 /**
  * Rows of numeric features, row-major. NaN marks a missing value: prepare keeps them, and the
@@ -18,12 +19,36 @@ export interface Frame {
 export const rowCount = (f: Frame) => f.ids.length;
 export const row = (f: Frame, i: number) => f.values.subarray(i * f.columns.length, (i + 1) * f.columns.length);
 
-/** An id must be non-empty and unique: `seen` maps the ids met so far to their row numbers. */
-function checkId(path: string, seen: Map<string, number>, id: string, row: number): void {
-  if (id.trim() === "") throw new InputError(path, `row ${row}: empty id`);
-  const first = seen.get(id);
-  if (first !== undefined) throw new InputError(path, `duplicate id "${id}" in rows ${first} and ${row}`);
-  seen.set(id, row);
+/**
+ * Checks that ids are non-empty and unique, in file order. While each id sorts after the one before (raw
+ * data's ids are numbered in order) none can repeat an earlier one, and a list of them is all it takes: a
+ * map of a million ids costs more than the rest of reading the file. Shorter ids sort first, so that
+ * "…-1000000" still comes after "…-999999". The first id out of order turns the
+ * list into the map of id → row number that checks every id after it.
+ */
+class UniqueIds {
+  private ordered: string[] | undefined = [];
+  private readonly seen = new Map<string, number>();
+
+  constructor(private readonly path: string) {}
+
+  /** `row`: the id's row number; ids come in file order, the first one from row 2. */
+  check(id: string, row: number): void {
+    if (id.trim() === "") throw new InputError(this.path, `row ${row}: empty id`);
+    const { ordered } = this;
+    if (ordered) {
+      const last = ordered[ordered.length - 1];
+      if (last === undefined || id.length > last.length || (id.length === last.length && id > last)) {
+        ordered.push(id);
+        return;
+      }
+      ordered.forEach((earlier, k) => this.seen.set(earlier, row - ordered.length + k));
+      this.ordered = undefined;
+    }
+    const first = this.seen.get(id);
+    if (first !== undefined) throw new InputError(this.path, `duplicate id "${id}" in rows ${first} and ${row}`);
+    this.seen.set(id, row);
+  }
 }
 
 function parseTarget(path: string, cell: string, row: number): number {
@@ -60,7 +85,7 @@ const detached = (cell: string) => (cell.length < 13 ? cell : (JSON.parse(JSON.s
 class FrameConverter {
   readonly columns: string[];
   private readonly hasTarget: boolean;
-  private readonly seen = new Map<string, number>();
+  private readonly ids: UniqueIds;
   private readonly uniqueId: ((id: string, row: number) => void) | undefined;
 
   constructor(
@@ -77,6 +102,7 @@ class FrameConverter {
     if (this.columns.length === 0) throw new InputError(path, "no feature columns");
     if (opts.expected) checkColumns(path, this.columns, opts.expected);
     this.uniqueId = opts.uniqueId;
+    this.ids = new UniqueIds(path);
   }
 
   /** `rows` are the file's rows from number `firstRow` on (the header is row 1). */
@@ -93,10 +119,20 @@ class FrameConverter {
       for (let j = 0; j < d; j++) values[i * d + j] = parseNumber(path, r[j + 1] as string, row, columns[j] as string);
       if (target) target[i] = parseTarget(path, r[d + 1] as string, row);
     }
+    return this.checkIds(ids, values, target, firstRow);
+  }
+
+  /** A batch the fast path read: its cells are numbers and 0/1 targets already, its ids are still to check. */
+  scanned(b: ScannedBatch): Frame {
+    return this.checkIds(b.ids, b.values, b.target, b.firstRow);
+  }
+
+  private checkIds(ids: string[], values: Float64Array, target: Uint8Array | undefined, firstRow: number): Frame {
+    const { path, columns } = this;
     const { uniqueId } = this;
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i] as string;
-      if (!uniqueId) checkId(path, this.seen, id, firstRow + i);
+      if (!uniqueId) this.ids.check(id, firstRow + i);
       else if (id.trim() === "") throw new InputError(path, `row ${firstRow + i}: empty id`);
       else uniqueId(id, firstRow + i);
     }
@@ -118,14 +154,22 @@ export function toFrame(table: Table, opts: FrameOptions = {}): Frame {
  * toFrame over a file read batch by batch: frames of at most `batchRows` rows, in file order, with the same
  * checks and the same messages, so a large file is scored without ever being in memory whole.
  */
-export async function* readFrames(path: string, opts: FrameOptions = {}, batchRows = CSV_BATCH_ROWS): AsyncGenerator<Frame> {
+export const readFrames = (path: string, opts: FrameOptions = {}, batchRows = CSV_BATCH_ROWS): AsyncGenerator<Frame> =>
+  framesOf(path, opts, scanBatches(path, batchRows));
+
+/** readFrames with every cell read as text by readCsvBatches: what the fast path must give, tests compare. */
+export const readFramesAsText = (path: string, opts: FrameOptions = {}, batchRows = CSV_BATCH_ROWS): AsyncGenerator<Frame> =>
+  framesOf(path, opts, readCsvBatches(path, batchRows));
+
+async function* framesOf(path: string, opts: FrameOptions, batches: AsyncIterable<CsvBatch | ScannedBatch>): AsyncGenerator<Frame> {
   let converter: FrameConverter | undefined;
   let rows = 0;
-  for await (const batch of readCsvBatches(path, batchRows)) {
+  for await (const batch of batches) {
     converter ??= new FrameConverter(path, batch.header, opts);
-    if (batch.rows.length === 0) continue;
-    rows += batch.rows.length;
-    yield converter.convert(batch.rows, batch.firstRow);
+    const n = "rows" in batch ? batch.rows.length : batch.ids.length;
+    if (n === 0) continue;
+    rows += n;
+    yield "rows" in batch ? converter.convert(batch.rows, batch.firstRow) : converter.scanned(batch);
   }
   if (rows === 0) throw new InputError(path, "no data rows (header only)");
 }
@@ -216,6 +260,23 @@ export function frameRows(f: Frame, format: (v: number) => string): string[][] {
     if (f.target) out.push(String(f.target[i]));
     return out;
   });
+}
+
+/**
+ * Writes a frame's rows as `sink.rows(frameRows(f, v => String(v)))` would, NaN as an empty cell, the numbers
+ * formatted straight into the sink's buffer. JavaScript's shortest round-trip text: prepare and split only
+ * move values, so they must not round them, and the text of a number is the same on every machine.
+ */
+export async function writeFrameRows(sink: CsvSink, f: Frame): Promise<void> {
+  const d = f.columns.length;
+  const { values, target } = f;
+  const row = new Float64Array(d + (target ? 1 : 0));
+  for (let i = 0; i < f.ids.length; i++) {
+    for (let j = 0; j < d; j++) row[j] = values[i * d + j] as number;
+    if (target) row[d] = target[i] as number;
+    const pending = sink.numbers(f.ids[i] as string, row);
+    if (pending) await pending;
+  }
 }
 
 export const frameHeader = (f: Frame) => [ID, ...f.columns, ...(f.target ? [TARGET] : [])];

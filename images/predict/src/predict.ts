@@ -7,14 +7,14 @@ import {
   InputError,
   MlflowClient,
   cliOptions,
-  csvField,
+  CsvSink,
   dataPaths,
-  fmt,
   parseDs,
   numberOption,
   parseModelUri,
   rawDataOptions,
   readFrames,
+  round6,
   underDataDir,
   writeFilesAtomic,
   type Command,
@@ -121,25 +121,29 @@ export const predictCommand: Command = {
     });
 
     // Read, scored and turned into CSV lines a batch at a time: memory holds one batch of the input and the
-    // output text, never the whole input; nothing is written before the last row is scored.
+    // output bytes, never the whole input; nothing is written before the last row is scored.
     const lines: Buffer[] = [Buffer.from("id,probability,label\n")];
+    const out = new CsvSink(async (data) => void lines.push(Buffer.from(data)));
+    const line = new Float64Array(2);
     let rows = 0;
     let positives = 0;
     try {
       for await (const frame of readFrames(paths.data, rawDataOptions())) {
         const proba = model.predictProba(frame);
-        let chunk = "";
         for (let i = 0; i < frame.ids.length; i++) {
-          const p = fmt(proba[i] as number);
-          // The label follows the probability as written, so the file agrees with itself at the threshold.
-          const label = Number(p) >= threshold ? 1 : 0;
+          // fmt's value: the label follows the probability as written, so the file agrees with itself at the
+          // threshold (an empty cell, NaN, reads as 0 there).
+          const p = round6(proba[i] as number);
+          const label = (Number.isNaN(p) ? 0 : p) >= threshold ? 1 : 0;
           positives += label;
-          chunk += `${csvField(frame.ids[i] as string)},${p},${label}\n`;
+          line[0] = p;
+          line[1] = label;
+          const pending = out.numbers(frame.ids[i] as string, line);
+          if (pending) await pending;
         }
-        // Kept as bytes: the text of a batch would hold on to the input it was built from.
-        lines.push(Buffer.from(chunk));
         rows += frame.ids.length;
       }
+      await out.flush();
     } finally {
       model.dispose();
     }

@@ -11,7 +11,6 @@ import {
   FEATURES,
   cliOptions,
   dataPaths,
-  frameRows,
   lastDays,
   numberOption,
   parseDs,
@@ -19,9 +18,9 @@ import {
   readFrames,
   readHeader,
   readTargets,
+  writeFrameRows,
   writeStreamsAtomic,
 } from "@airflow-ml-dags/common";
-import { formatValue } from "./format.ts";
 
 type Danfo = typeof import("danfojs-node/dist/danfojs-base/index.js");
 
@@ -146,7 +145,7 @@ async function prepareDay(
     if (join.unmatched !== undefined) continue;
     const kept = clean(dfd, batch, labels, summary);
     summary.rowsOut += kept.ids.length;
-    await out.rows(frameRows(kept, formatValue));
+    await writeFrameRows(out, kept);
   }
   summary.rowsIn += rows;
   if (join.size !== rows) throw new InputError(p.target, `has ${join.size} rows but ${p.data} has ${rows}`);

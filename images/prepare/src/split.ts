@@ -8,14 +8,13 @@ import {
   CsvSink,
   dataPaths,
   frameHeader,
-  frameRows,
   parseDs,
   readFrames,
   rng,
   shuffle,
+  writeFrameRows,
   writeStreamsAtomic,
 } from "@airflow-ml-dags/common";
-import { formatValue } from "./format.ts";
 
 /**
  * Which rows go to validation: each class is shuffled with the seed and cut at the same fraction, so both
@@ -108,7 +107,7 @@ export const splitCommand: Command = {
             const rows = side(f, isVal, offset, want);
             s.rows += rows.ids.length;
             s.positives += (rows.target as Uint8Array).reduce((sum, v) => sum + v, 0);
-            await out.rows(frameRows(rows, formatValue));
+            await writeFrameRows(out, rows);
           }
           offset += f.ids.length;
         }
