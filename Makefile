@@ -190,7 +190,9 @@ clean-build: ## Remove build outputs and node_modules
 BENCH_ARGS ?=
 
 .PHONY: bench
-bench: build build-airflow build-mlflow ## Stage throughput, task overhead and a week's latency against a pandas + scikit-learn reference: docs/benchmarks.md
+bench: build build-airflow build-mlflow ## Stage throughput, task overhead, a week's latency and the idle stack against pandas and polars references: docs/benchmarks.md
 	docker build -q -f bench/reference/Dockerfile --build-arg PYTHON_IMAGE=$(PYTHON_IMAGE) \
 	  -t $(IMAGE_PREFIX)/bench-reference:$(VERSION) bench/reference
+	docker build -q -f bench/reference-polars/Dockerfile --build-arg PYTHON_IMAGE=$(PYTHON_IMAGE) \
+	  -t $(IMAGE_PREFIX)/bench-reference-polars:$(VERSION) bench
 	$(AIRFLOW_PYTHON) bench/bench.py --prefix $(IMAGE_PREFIX) --version $(VERSION) --node-image $(NODE_IMAGE) $(BENCH_ARGS)
