@@ -17,12 +17,14 @@ export interface Run {
 }
 
 /**
- * The caller's environment without the MLflow variables: a unit test talks to MLflow only when it says
- * so, whatever the shell that runs the tests has set.
+ * The caller's environment without the MLflow variables (a unit test talks to MLflow only when it says
+ * so, whatever the shell that runs the tests has set), on the cpu backend unless it says otherwise.
  */
 export function offlineEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("MLFLOW_")));
-  return { ...env, ...extra };
+  // The native TensorFlow backend exists only in the images (its addon is built there): here every stage
+  // computes on the pure-JavaScript one, and the smoke suite compares the two on the built images.
+  return { TFJS_BACKEND: "cpu", ...env, ...extra };
 }
 
 /** `node --import tsx src/main.ts …` in `cwd`, the package folder; `env` adds variables to offlineEnv(). */

@@ -45,7 +45,8 @@ export interface Run {
  */
 export function runValidate(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("MLFLOW_")));
-  const options = { cwd: PACKAGE_DIR, env: { ...inherited, ...env } };
+  // The native TensorFlow backend exists only in the images: here validate computes on the pure-JS one.
+  const options = { cwd: PACKAGE_DIR, env: { TFJS_BACKEND: "cpu", ...inherited, ...env } };
   return new Promise((resolve, reject) => {
     execFile(process.execPath, ["--import", "tsx", "src/main.ts", ...args], options, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === "number" ? err.code : -1) : 0;
