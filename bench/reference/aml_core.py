@@ -52,8 +52,31 @@ class InputError(Exception):
         super().__init__(f"{path}: {problem}")
 
 
-# ---- paths and atomic writes ---------------------------------------------------------------------------------
+def check_header(path: str, header: list[str], *, with_target: bool, expected: list[str] | None) -> list[str]:
+    """The feature columns of a file's header, or the input error both frame layers give for it."""
+    if header[0] != ID:
+        raise InputError(path, f'first column must be "{ID}", got "{header[0]}"')
+    has_target = TARGET in header
+    if with_target and not has_target:
+        raise InputError(path, f'missing column "{TARGET}"')
+    if not with_target and has_target:
+        raise InputError(path, f'unexpected column "{TARGET}"')
+    if has_target and header[-1] != TARGET:
+        raise InputError(path, f'"{TARGET}" must be the last column')
+    columns = header[1:-1] if has_target else header[1:]
+    if not columns:
+        raise InputError(path, "no feature columns")
+    if expected is not None and columns != expected:
+        missing = [c for c in expected if c not in columns]
+        extra = [c for c in columns if c not in expected]
+        parts = ([f"missing columns {', '.join(missing)}"] if missing else []) + (
+            [f"unexpected columns {', '.join(extra)}"] if extra else []
+        )
+        raise InputError(path, "; ".join(parts) or f"columns out of order: expected {','.join(expected)}")
+    return columns
 
+
+# ---- the frame layer -------------------------------------------------------------------------------------------
 
 
 class Frames:

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pandas as pd
 
-from aml_core import ID, PREDICTION_COLUMNS, TARGET, Frames, InputError, last_days, main, paths, write_files_atomic
+from aml_core import ID, PREDICTION_COLUMNS, TARGET, Frames, InputError, check_header, last_days, main, paths, write_files_atomic
 
 
 # ---- reading and checking CSV files -----------------------------------------------------------------------------
@@ -72,25 +72,8 @@ def check_target(path: str, s: pd.Series) -> np.ndarray:
 def read_frame(path: str, *, with_target: bool, expected: list[str] | None = None) -> tuple[pd.DataFrame, list[str]]:
     df = read_csv(path)
     header = list(df.columns)
-    if header[0] != ID:
-        raise InputError(path, f'first column must be "{ID}", got "{header[0]}"')
+    columns = check_header(path, header, with_target=with_target, expected=expected)
     has_target = TARGET in header
-    if with_target and not has_target:
-        raise InputError(path, f'missing column "{TARGET}"')
-    if not with_target and has_target:
-        raise InputError(path, f'unexpected column "{TARGET}"')
-    if has_target and header[-1] != TARGET:
-        raise InputError(path, f'"{TARGET}" must be the last column')
-    columns = header[1:-1] if has_target else header[1:]
-    if not columns:
-        raise InputError(path, "no feature columns")
-    if expected is not None and columns != expected:
-        missing = [c for c in expected if c not in columns]
-        extra = [c for c in columns if c not in expected]
-        parts = ([f"missing columns {', '.join(missing)}"] if missing else []) + (
-            [f"unexpected columns {', '.join(extra)}"] if extra else []
-        )
-        raise InputError(path, "; ".join(parts) or f"columns out of order: expected {','.join(expected)}")
     if len(df) == 0:
         raise InputError(path, "no data rows (header only)")
     check_numeric(path, df, columns)
