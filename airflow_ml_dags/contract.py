@@ -21,6 +21,8 @@ CONTRACT: dict[str, Any] = json.loads(CONTRACT_FILE.read_text(encoding="utf-8"))
 
 NAMES: dict[str, str] = CONTRACT["names"]
 DATA_DIR: str = CONTRACT["data_dir"]
+# Which task try a container is: the variables the operator factory sets, the tags and container names they make.
+TASK_IDENTITY: dict[str, str] = CONTRACT["task_identity"]
 IMAGES: tuple[str, ...] = tuple(CONTRACT["images"])
 STAGES: dict[str, dict[str, Any]] = CONTRACT["stages"]
 LAYOUT: dict[str, str] = CONTRACT["layout"]

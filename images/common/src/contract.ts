@@ -13,6 +13,8 @@ export const CONTRACT = pipeline;
 
 export const NAMES = pipeline.names;
 export const DATA_DIR = pipeline.data_dir;
+/** Which Airflow task try a container is: the variables the DAG side sets, and the MLflow tags they become. */
+export const TASK_IDENTITY = pipeline.task_identity;
 
 export type LayoutKey = keyof typeof pipeline.layout;
 /** Where `key` of the layout lies for a run date, under `dataDir`. */
