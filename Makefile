@@ -78,7 +78,20 @@ images: ## List the images and their sizes, and each task image's libraries
 
 ENV_FILE    := .env
 DATA_DIR    ?= data
-COMPOSE     := docker compose --project-directory compose -f compose/docker-compose.yml --env-file $(abspath $(ENV_FILE))
+# EXECUTOR=celery: the Celery topology on top (compose/docker-compose.celery.yml, docs/scaling.md) with WORKERS
+# workers, and Flower with FLOWER=1. The commands that stop or show the stack read both files, whichever runs.
+EXECUTOR    ?= local
+WORKERS     ?= 2
+FLOWER      ?=
+COMPOSE_BASE := docker compose --project-directory compose --env-file $(abspath $(ENV_FILE)) -f compose/docker-compose.yml
+COMPOSE     := $(COMPOSE_BASE) -f compose/docker-compose.celery.yml
+ifeq ($(EXECUTOR),celery)
+COMPOSE_UP  := $(COMPOSE) $(if $(FLOWER),--profile flower) up -d --build --wait --scale airflow-worker=$(WORKERS)
+else ifeq ($(EXECUTOR),local)
+COMPOSE_UP  := $(COMPOSE_BASE) up -d --build --wait
+else
+COMPOSE_UP  = $(error EXECUTOR: expected local or celery, got '$(EXECUTOR)')
+endif
 export IMAGE_VERSION := $(VERSION)
 export IMAGE_PREFIX
 
@@ -86,15 +99,15 @@ $(ENV_FILE):
 	@bash compose/make-env.sh $(ENV_FILE) $(DATA_DIR)
 
 .PHONY: up
-up: $(ENV_FILE) build ## Start Airflow, Postgres and MLflow; the DAGs fill the last week by themselves
+up: $(ENV_FILE) build ## Start Airflow, Postgres and MLflow; the DAGs fill the last week by themselves (EXECUTOR=celery WORKERS=2: on Celery)
 	@bash compose/make-env.sh $(ENV_FILE) $(DATA_DIR)
 	@# Task containers write as uid 1000 and Airflow reads as uid 50000: the data folder must let both in.
 	@chmod a+rwx $(DATA_DIR)
-	DOCKER_GID=$$(stat -c %g /var/run/docker.sock) $(COMPOSE) up -d --build --wait
+	DOCKER_GID=$$(stat -c %g /var/run/docker.sock) $(COMPOSE_UP)
 	@. ./$(ENV_FILE); echo; \
 	 echo "Airflow: http://localhost:$${AIRFLOW_PORT:-8080}  (user $${AIRFLOW_ADMIN_USER:-admin}, password: AIRFLOW_ADMIN_PASSWORD in $(ENV_FILE))"; \
 	 echo "MLflow:  http://localhost:$${MLFLOW_PORT:-5000}"; \
-	 echo "Data:    $$HOST_DATA_DIR"
+	 $(if $(filter celery,$(EXECUTOR)),echo "Data:    the Docker volume $${COMPOSE_PROJECT_NAME:-airflow-ml-dags}-data (WORKERS=$(WORKERS) Celery workers)",echo "Data:    $$HOST_DATA_DIR")
 
 .PHONY: down
 down: ## Stop the stack; keeps the database, MLflow runs and the data folder
@@ -196,3 +209,9 @@ bench: build build-airflow build-mlflow ## Stage throughput, task overhead, a we
 	docker build -q -f bench/reference-polars/Dockerfile --build-arg PYTHON_IMAGE=$(PYTHON_IMAGE) \
 	  -t $(IMAGE_PREFIX)/bench-reference-polars:$(VERSION) bench
 	$(AIRFLOW_PYTHON) bench/bench.py --prefix $(IMAGE_PREFIX) --version $(VERSION) --node-image $(NODE_IMAGE) $(BENCH_ARGS)
+
+SCALE_ARGS ?=
+
+.PHONY: bench-scale
+bench-scale: build build-airflow build-mlflow build-docker-proxy ## A month's backfill on 1 and 2 Celery workers: the capacity table of docs/scaling.md
+	$(AIRFLOW_PYTHON) bench/scale.py --prefix $(IMAGE_PREFIX) --version $(VERSION) $(SCALE_ARGS)

@@ -9,6 +9,7 @@ NPM_VERSION=${NPM_STANDIN_VERSION:-10.9.9}
 PYTHON_IMAGE=${PYTHON_IMAGE:-python:3.11-slim-bookworm}
 POSTGRES_IMAGE=${POSTGRES_IMAGE:-postgres:15-bookworm}
 DEBIAN_IMAGE=${DEBIAN_IMAGE:-debian:bookworm-slim}
+REDIS_IMAGE=${REDIS_IMAGE:-redis:7.2-bookworm}
 WORK=${BASE_IMAGE_WORK:-/var/tmp/airflow-ml-dags-base}
 CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
 
@@ -166,6 +167,20 @@ build_debian() {
     'CMD ["bash"]'
 }
 
+# The Celery topology's broker. Like the official image: redis-server as the unprivileged redis user, its files
+# under /data, and protected mode off (the official build turns it off: the broker is reached from other
+# containers, on the stack's own network, never published).
+build_redis() {
+  local dir; dir=$(fresh_copy redis)
+  chroot_install "$dir" redis-server
+  mkdir -p "$dir/data"; chroot "$dir" chown redis:redis /data
+  import_image "$dir" "$REDIS_IMAGE" \
+    'USER redis' \
+    'WORKDIR /data' \
+    'EXPOSE 6379' \
+    'CMD ["redis-server", "--protected-mode", "no"]'
+}
+
 ensure() {
   local image=$1 builder=$2
   if have_image "$image"; then log "$image present"; return; fi
@@ -175,13 +190,14 @@ ensure() {
   "$builder"
 }
 
-[ $# -gt 0 ] || set -- node python postgres debian
+[ $# -gt 0 ] || set -- node python postgres debian redis
 for which in "$@"; do
   case "$which" in
     node) ensure "$NODE_IMAGE" build_node ;;
     python) ensure "$PYTHON_IMAGE" build_python ;;
     postgres) ensure "$POSTGRES_IMAGE" build_postgres ;;
     debian) ensure "$DEBIAN_IMAGE" build_debian ;;
-    *) echo "usage: $0 [node|python|postgres|debian]..." >&2; exit 2 ;;
+    redis) ensure "$REDIS_IMAGE" build_redis ;;
+    *) echo "usage: $0 [node|python|postgres|debian|redis]..." >&2; exit 2 ;;
   esac
 done

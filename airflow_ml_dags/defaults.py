@@ -57,15 +57,15 @@ def schedule(cron: str) -> CronTriggerTimetable:
 
 
 def dag_args(cron: str, settings: Settings | None = None, *, or_assets: list[Any] | None = None) -> dict[str, Any]:
-    """Arguments of every DAG: catchup over the last days, one run at a time so days go in order; with
-    ``or_assets``, an event of any of them starts a run too (Airflow's AssetOrTimeSchedule)."""
+    """Arguments of every DAG: catchup over the last days (unless PIPELINE_CATCHUP=false), one run at a time so
+    days go in order; with ``or_assets``, an event of any of them starts a run too (AssetOrTimeSchedule)."""
     settings = settings or load_settings()
     timetable = schedule(cron)
     return {
         "schedule": AssetOrTimeSchedule(timetable=timetable, assets=or_assets) if or_assets else timetable,
         "start_date": start_date(settings),
         "end_date": end_date(settings),
-        "catchup": True,
+        "catchup": settings.catchup,
         "max_active_runs": 1,
         "is_paused_upon_creation": False,
         "default_args": default_args(settings),

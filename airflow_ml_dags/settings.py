@@ -32,6 +32,8 @@ Variables (all optional but HOST_DATA_DIR in a deployment):
 * ``BACKFILL_DAYS`` (7): how many days, today included, a fresh deployment runs
 * ``PIPELINE_START_DATE``, ``PIPELINE_END_DATE`` (YYYY-MM-DD, both included): a fixed window of days instead of
   the last BACKFILL_DAYS; the end needs the start
+* ``PIPELINE_CATCHUP`` (true): the scheduler runs the window's past days by itself; false: only what comes
+  due from now on, a window's past days then come through Airflow's backfill (docs/scaling.md)
 * ``GENERATE_ROWS`` (5000): default rows per generated day
 * ``GENERATE_DRIFT_FROM`` (YYYY-MM-DD, default none): generate_data's default ``drift_from``: from that day on
   the world shifts suddenly, which the monitor should catch (a demo of the alarm and the early retrain)
@@ -105,6 +107,7 @@ class Settings:
     # (name, value) pairs for the task containers' private environment; out of the repr, being secrets.
     task_secrets: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     mlflow_ui_url: str | None = None
+    catchup: bool = True
 
     def image(self, name: str) -> str:
         """The full name of one of the contract's task images."""
@@ -150,6 +153,15 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
 
 def _optional(env: Mapping[str, str], name: str) -> str | None:
     return env.get(name, "").strip() or None
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in ("true", "false"):
+        raise SettingsError(f"{name}: expected true or false, got {raw!r}")
+    return raw == "true"
 
 
 _DOCKER_SCHEMES = ("unix", "tcp", "http", "https", "ssh")
@@ -295,4 +307,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         alert_email_to=_emails(env, "ALERT_EMAIL_TO"),
         alert_email_from=_sender(env, "ALERT_EMAIL_FROM"),
         task_secrets=_task_secrets(env),
+        catchup=_bool(env, "PIPELINE_CATCHUP", True),
     )

@@ -531,8 +531,10 @@ class Stack:
 
 
 @contextlib.contextmanager
-def compose_stack(prefix: str, version: str, docker: Docker, window: tuple[str, str], overrides: dict[str, str]):
-    """`up --wait` with the pipeline's days fixed to `window`; `down -v` and the data removed on the way out."""
+def compose_stack(prefix: str, version: str, docker: Docker, window: tuple[str, str], overrides: dict[str, str],
+                  workers: int = 0):
+    """`up --wait` with the pipeline's days fixed to `window`; `down -v` and the data removed on the way out.
+    With `workers`, the Celery topology of `make up EXECUTOR=celery WORKERS=<workers>`."""
     work = Path(tempfile.mkdtemp(prefix="aml-bench-stack-"))
     work.chmod(0o755)
     data = work / "data"
@@ -550,18 +552,20 @@ def compose_stack(prefix: str, version: str, docker: Docker, window: tuple[str, 
     compose_env = {**os.environ, "COMPOSE_PROJECT_NAME": project, "IMAGE_VERSION": version, "IMAGE_PREFIX": prefix,
                    "DOCKER_GID": str(os.stat("/var/run/docker.sock").st_gid)}
 
+    files = ["compose/docker-compose.yml", *(["compose/docker-compose.celery.yml"] if workers else [])]
+
     def compose(*args: str, timeout: float | None = None) -> str:
         try:
-            return sh("docker", "compose", "--project-directory", str(ROOT / "compose"), "-f",
-                      str(ROOT / "compose/docker-compose.yml"), "--env-file", str(env_file), *args,
-                      env=compose_env, timeout=timeout)
+            return sh("docker", "compose", "--project-directory", str(ROOT / "compose"),
+                      *itertools.chain.from_iterable(("-f", str(ROOT / f)) for f in files),
+                      "--env-file", str(env_file), *args, env=compose_env, timeout=timeout)
         except subprocess.TimeoutExpired:
             raise BenchError(f"docker compose {args[0]}: no answer after {timeout:.0f}s") from None
 
     try:
         log(f"stack: starting {project} (Airflow on port {airflow_port}, days {window[0]} to {window[1]})")
         t0 = time.perf_counter()
-        compose("up", "-d", "--wait", timeout=900)
+        compose("up", "-d", "--wait", *(["--scale", f"airflow-worker={workers}"] if workers else []), timeout=900)
         up_s = time.perf_counter() - t0
         ready = datetime.now(UTC)
         api = Api(f"http://127.0.0.1:{airflow_port}", env_vals.get("AIRFLOW_ADMIN_USER", "admin"),

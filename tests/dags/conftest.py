@@ -59,6 +59,7 @@ for name in (
     "TASK_USER",
     "PIPELINE_START_DATE",
     "PIPELINE_END_DATE",
+    "PIPELINE_CATCHUP",
     "GENERATE_ROWS",
     "GENERATE_DRIFT_FROM",
 ):

@@ -113,6 +113,7 @@ class TestSettings:
             ({"GENERATE_ROWS": "0"}, "GENERATE_ROWS: expected at least 1"),
             ({"GENERATE_ROWS": "many"}, "GENERATE_ROWS: expected an integer"),
             ({"GENERATE_DRIFT_FROM": "2026-11-31"}, "GENERATE_DRIFT_FROM: expected a date YYYY-MM-DD"),
+            ({"PIPELINE_CATCHUP": "no"}, "PIPELINE_CATCHUP: expected true or false, got 'no'"),
         ],
     )
     def test_bad_values_name_the_variable(self, env, message):
@@ -289,6 +290,23 @@ class TestSchedule:
         assert args["schedule"] is None
         assert "start_date" not in args and "catchup" not in args
         assert args["default_args"]["retries"] == 1
+
+    def test_no_catchup_makes_no_run_of_a_past_window(self):
+        # PIPELINE_CATCHUP=false with a window that has ended: the scheduler itself must start nothing, so a
+        # backfill of the window is the only thing that runs it (the Celery e2e relies on it).
+        env = {**BASE_ENV, "PIPELINE_CATCHUP": "false", "PIPELINE_START_DATE": "2026-11-02", "PIPELINE_END_DATE": "2026-11-08"}
+        from airflow.serialization.encoders import coerce_to_core_timetable
+        from airflow.timetables.base import TimeRestriction
+
+        args = dag_args("@daily", load_settings(env))
+        assert args["catchup"] is False
+        timetable = coerce_to_core_timetable(args["schedule"])
+        restriction = TimeRestriction(earliest=args["start_date"], latest=args["end_date"], catchup=False)
+        assert timetable.next_dagrun_info(last_automated_data_interval=None, restriction=restriction) is None
+        # The same window with catchup: its first day is due at once.
+        catchup = TimeRestriction(earliest=args["start_date"], latest=args["end_date"], catchup=True)
+        assert f"{timetable.next_dagrun_info(last_automated_data_interval=None, restriction=catchup).logical_date:%F}" == "2026-11-02"
+        assert dag_args("@daily", load_settings({**env, "PIPELINE_CATCHUP": "true"}))["catchup"] is True
 
     def test_dag_args(self):
         args = dag_args("@daily", load_settings({**BASE_ENV, "TASK_RETRIES": "3"}))

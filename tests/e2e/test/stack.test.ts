@@ -12,21 +12,17 @@ import { basename, join, resolve } from "node:path";
 import { Airflow, type DagRun } from "./airflow.ts";
 import { readPng } from "./png.ts";
 import { REPORT_WIDTH, screenshotFile, screenshotRequiredAction, takeScreenshots, VIEWPORT } from "./screenshots.ts";
-import { printLogs, ROOT, startStack, type Stack } from "./stack.ts";
+import { fingerprints, printLogs, ROOT, startStack, type Stack } from "./stack.ts";
+import { comparable, DRIFT_DS, localWeek, ROWS, TRAIN_DS, WEEK, WEEK_DIRS } from "./week.ts";
 
 // Where the screenshots go: SCREENSHOT_DIR if set (`make screenshots` sets docs/screenshots; a relative path is
 // taken from the checkout's root), else a temporary folder, removed once they passed the checks. `make test`
 // writes nothing into the checkout.
 const SCREENSHOT_DIR = process.env.SCREENSHOT_DIR ? resolve(ROOT, process.env.SCREENSHOT_DIR) : "";
 
-const WEEK = ["2026-11-02", "2026-11-03", "2026-11-04", "2026-11-05", "2026-11-06", "2026-11-07", "2026-11-08"];
-// @weekly fires on Sundays: the one training run of the week is on its last day.
-const TRAIN_DS = "2026-11-08";
 // Two days after the week, which its model scores: a quiet one, then one from which the world has shifted
 // (GENERATE_DRIFT_FROM), on which the monitor must alarm and make train_model run early.
-const DRIFT_DS = "2026-11-10";
 const DAYS = [...WEEK, "2026-11-09", DRIFT_DS];
-const ROWS = 2000;
 const MODEL = "airflow-ml-dags-classifier";
 
 // The runs the schedules make by themselves; train_model's run on the retrain request comes on top.
@@ -246,6 +242,8 @@ describe("the compose stack runs a week by itself", function () {
       "metrics.json",
       "preprocess.json",
     ]);
+    // Before anything else runs on these days: what the Celery week (week-on-celery.test.ts) must equal.
+    localWeek.sums = comparable(await fingerprints(stack, WEEK_DIRS));
   });
 
   it("recorded the training run in MLflow: params, metrics, the model, and version 1 as production", async () => {

@@ -24,6 +24,10 @@ export interface Stack {
   project: string;
   dir: string;
   dataDir: string;
+  /** What task containers mount at /data: the data folder, or the Celery topology's named volume. */
+  dataMount: string;
+  /** The Celery workers started (0: the LocalExecutor of the default `make up`). */
+  workers: number;
   envFile: string;
   airflowUrl: string;
   mlflowUrl: string;
@@ -32,7 +36,13 @@ export interface Stack {
   down(): Promise<void>;
 }
 
-export async function startStack(overrides: Record<string, string>): Promise<Stack> {
+/** Options of the topology: `celeryWorkers` > 0 starts it as `make up EXECUTOR=celery WORKERS=n` does. */
+export interface Topology {
+  celeryWorkers?: number;
+}
+
+export async function startStack(overrides: Record<string, string>, topology: Topology = {}): Promise<Stack> {
+  const workers = topology.celeryWorkers ?? 0;
   const dir = await mkdtemp(join(tmpdir(), "aml-e2e-"));
   const dataDir = join(dir, "data");
   await mkdir(dataDir);
@@ -58,10 +68,11 @@ export async function startStack(overrides: Record<string, string>): Promise<Sta
     IMAGE_PREFIX: process.env.IMAGE_PREFIX ?? "airflow-ml-dags",
     DOCKER_GID: gid.trim(),
   };
+  const files = ["compose/docker-compose.yml", ...(workers > 0 ? ["compose/docker-compose.celery.yml"] : [])];
   const compose = async (...args: string[]) => {
     const r = await execa(
       "docker",
-      ["compose", "--project-directory", join(ROOT, "compose"), "-f", join(ROOT, "compose/docker-compose.yml"), "--env-file", envFile, ...args],
+      ["compose", "--project-directory", join(ROOT, "compose"), ...files.flatMap((f) => ["-f", join(ROOT, f)]), "--env-file", envFile, ...args],
       { env: composeEnv, all: true, reject: false },
     );
     if (r.exitCode !== 0) throw new Error(`docker compose ${args.join(" ")} failed (${r.exitCode}):\n${String(r.all).slice(-4000)}`);
@@ -71,6 +82,8 @@ export async function startStack(overrides: Record<string, string>): Promise<Sta
     project,
     dir,
     dataDir,
+    dataMount: workers > 0 ? `${project}-data` : dataDir,
+    workers,
     envFile,
     env,
     airflowUrl: `http://127.0.0.1:${airflowPort}`,
@@ -84,7 +97,7 @@ export async function startStack(overrides: Record<string, string>): Promise<Sta
     },
   };
   try {
-    await compose("up", "-d", "--wait");
+    await compose("up", "-d", "--wait", ...(workers > 0 ? ["--scale", `airflow-worker=${workers}`] : []));
   } catch (err) {
     await printLogs(stack);
     await stack.down();
@@ -99,4 +112,23 @@ export async function printLogs(stack: Stack): Promise<void> {
   } catch (err) {
     console.error(String(err));
   }
+}
+
+/**
+ * The sha256 of every file under `dirs` of the stack's data, by path: what the task containers see at /data
+ * (the data folder or the named volume), read by a container of the generate image, so both topologies are
+ * read the same way (a volume has no host path, and task files belong to the containers' user).
+ */
+export async function fingerprints(stack: Stack, dirs: string[]): Promise<Map<string, string>> {
+  const version = process.env.IMAGE_VERSION ?? (await readFile(join(ROOT, "VERSION"), "utf8")).trim();
+  const image = `${process.env.IMAGE_PREFIX ?? "airflow-ml-dags"}/generate:${version}`;
+  const script = `cd /data && find ${dirs.join(" ")} -type f -print0 | sort -z | xargs -0 -r sha256sum`;
+  const { stdout } = await execa("docker", ["run", "--rm", "--pull", "never", "-v", `${stack.dataMount}:/data:ro`, "--entrypoint", "sh", image, "-c", script]);
+  const sums = new Map<string, string>();
+  for (const line of stdout.split("\n").filter(Boolean)) {
+    const m = /^([0-9a-f]{64}) {2}(.+)$/.exec(line);
+    if (!m) throw new Error(`sha256sum printed an unexpected line: ${line}`);
+    sums.set(m[2] as string, m[1] as string);
+  }
+  return sums;
 }
