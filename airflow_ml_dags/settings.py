@@ -2,7 +2,10 @@
 
 Three path spaces are kept apart:
 
-* ``HOST_DATA_DIR``: the data folder as the Docker engine sees it; DockerOperator binds it at ``/data``.
+* ``HOST_DATA_DIR``: the data folder as the Docker engine sees it; DockerOperator binds it at ``/data``. Or,
+  with ``DATA_VOLUME``, a named Docker volume instead, mounted at ``/data`` (no host path at all: workers on
+  several hosts share one volume, e.g. the local driver's NFS options). The Airflow containers that run sensors
+  mount the same volume where ``fs_default`` points.
 * the folder as the Airflow process sees it: the ``fs_default`` connection's ``path``
   (``AIRFLOW_CONN_FS_DEFAULT``); only sensors look there.
 * ``/data``: the same folder inside a task container; every command line names paths relative to it.
@@ -11,9 +14,11 @@ MLflow has two addresses for the same reason: task containers reach it by ``MLFL
 their Docker network), the Airflow process itself by ``AIRFLOW_MLFLOW_URI`` (e.g. ``http://127.0.0.1:5000``
 when Airflow runs on the host), which defaults to the first.
 
-Variables (all optional but HOST_DATA_DIR in a deployment):
+Variables (all optional but HOST_DATA_DIR or DATA_VOLUME in a deployment):
 
-* ``HOST_DATA_DIR``: absolute; default ``data/`` of the checkout
+* ``HOST_DATA_DIR``: absolute; default ``data/`` of the checkout; unused when ``DATA_VOLUME`` is set
+* ``DATA_VOLUME``: a Docker volume name (letters, digits, ``_ . -``); when set, task containers mount it at
+  ``/data`` instead of binding ``HOST_DATA_DIR``. The volume must be writable by the task user (uid 1000)
 * ``IMAGE_PREFIX`` (default ``airflow-ml-dags``), ``IMAGE_VERSION`` (default: the checkout's VERSION file):
   images are ``{IMAGE_PREFIX}/{stage}:{IMAGE_VERSION}``
 * ``DOCKER_URL`` (default ``DOCKER_HOST``, then the local socket; in docker compose the socket proxy,
@@ -108,6 +113,7 @@ class Settings:
     task_secrets: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     mlflow_ui_url: str | None = None
     catchup: bool = True
+    data_volume: str | None = None
 
     def image(self, name: str) -> str:
         """The full name of one of the contract's task images."""
@@ -166,6 +172,8 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
 
 _DOCKER_SCHEMES = ("unix", "tcp", "http", "https", "ssh")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Docker's own rule for a volume name; it also keeps the name apart from a bind source, which starts with '/'.
+_VOLUME_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
 
 
 def _docker_url(env: Mapping[str, str]) -> str:
@@ -177,6 +185,13 @@ def _docker_url(env: Mapping[str, str]) -> str:
     parts = urlsplit(raw)
     if parts.scheme not in _DOCKER_SCHEMES or not (parts.netloc or parts.path):
         raise SettingsError(f"{name}: expected a unix://, tcp://, http(s):// or ssh:// URL, got {raw!r}")
+    return raw
+
+
+def _volume(env: Mapping[str, str], name: str) -> str | None:
+    raw = _optional(env, name)
+    if raw is not None and not _VOLUME_NAME.fullmatch(raw):
+        raise SettingsError(f"{name}: expected a Docker volume name (letters, digits, _ . -), got {raw!r}")
     return raw
 
 
@@ -308,4 +323,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         alert_email_from=_sender(env, "ALERT_EMAIL_FROM"),
         task_secrets=_task_secrets(env),
         catchup=_bool(env, "PIPELINE_CATCHUP", True),
+        data_volume=_volume(env, "DATA_VOLUME"),
     )

@@ -34,8 +34,8 @@ def _stages(c: dict) -> str:
     for name, s in c["stages"].items():
         command = f"{s['image']} {s['command']}" if s["command"] else s["image"]
         rows.append([_code(name), _code(c["names"]["image_prefix"] + "/" + s["image"]), _code(command),
-                     ", ".join(s["options"]) or "-"])  # fmt: skip
-    return _table(["stage", "image", "command", "option groups"], rows)
+                     ", ".join(s["options"]) or "-", _code(s["queue"])])  # fmt: skip
+    return _table(["stage", "image", "command", "option groups", "queue"], rows)
 
 
 def _layout(c: dict) -> str:

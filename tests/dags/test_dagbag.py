@@ -121,7 +121,7 @@ def test_every_computing_task_is_one_of_our_containers(dagbag, dag_id):
             assert task.mounts == [Mount(target="/data", source=host, type="bind")], task.task_id
             assert task.command[-2:] == ["--data-dir", "/data"]
         assert task.mount_tmp_dir is False
-        assert task.auto_remove == "success"
+        assert task.auto_remove == "force"
         assert task.retries == int(os.environ["TASK_RETRIES"])
         # The images register under the name the default model_ref names (MLflow itself is off in this env).
         # and the image records its own name (AML_IMAGE) beside what it trains or scores.
@@ -129,6 +129,37 @@ def test_every_computing_task_is_one_of_our_containers(dagbag, dag_id):
             "MLFLOW_REGISTERED_MODEL": "airflow-ml-dags-classifier",
             "AML_IMAGE": task.image,
         }, task.task_id
+
+
+@pytest.mark.parametrize("dag_id", sorted(STRUCTURE))
+def test_every_task_is_on_its_stages_queue_and_the_rest_on_airflows_default(dagbag, dag_id):
+    from airflow.configuration import conf
+
+    from airflow_ml_dags import contract
+
+    default_queue = conf.get("operators", "default_queue")
+    stages = []
+    for task in dagbag.dags[dag_id].tasks:
+        # The factory labels every task container with its stage; the other tasks run no container.
+        stage = (getattr(task, "labels", None) or {}).get("airflow-ml-dags.stage")
+        stages.append(stage)
+        expected = contract.STAGES[stage]["queue"] if stage else default_queue
+        assert task.queue == expected, (task.task_id, stage)
+    assert any(stages)
+
+
+def test_the_contracts_default_queue_is_airflows_own():
+    """The stages that need no workers of their own share the queue the sensors and the review go to: Airflow's
+    default (the shipped one, which the deployment keeps)."""
+    from airflow.configuration import conf
+
+    from airflow_ml_dags import contract
+
+    shipped = conf.get_default_value("operators", "default_queue")
+    assert conf.get("operators", "default_queue") == shipped
+    queues = {name: spec["queue"] for name, spec in contract.STAGES.items()}
+    assert queues.pop("train") == "training"
+    assert set(queues.values()) == {shipped}
 
 
 def _expected_version() -> str:

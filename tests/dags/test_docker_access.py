@@ -6,18 +6,29 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
 import os
+import re
 import secrets
 import subprocess
 import time
 import urllib.parse
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
+from docker.types import Mount
 from conftest import DATA_DIR, REPO, STAGES, TIMINGS
 
-from airflow_ml_dags.operators import TMP_TMPFS, TaskContainerOperator, _HardenedClient, stage_task
+from airflow_ml_dags.operators import (
+    TMP_TMPFS,
+    TaskContainerOperator,
+    _HardenedClient,
+    container_name,
+    run_key,
+    stage_task,
+)
 from airflow_ml_dags.settings import SettingsError, load_settings
 
 COMPOSE_FILE = REPO / "compose" / "docker-compose.yml"
@@ -31,6 +42,8 @@ BASE_ENV = {
     **{name: os.environ[name] for name in ("IMAGE_PREFIX", "IMAGE_VERSION") if os.environ.get(name)},
 }
 PREFIX = BASE_ENV.get("IMAGE_PREFIX", "airflow-ml-dags")
+# Stands for the session's data volume (the fixture's name) in the parameters below.
+VOLUME = "<the data volume>"
 
 
 # ---- the compose file --------------------------------------------------------------------------------------
@@ -215,9 +228,26 @@ class Proxy:
 
 
 @pytest.fixture(scope="module")
-def proxy(settings):
+def data_volume(images):
+    """A named volume the task user may write, as a deployment's data volume; removed at the end."""
+    name = f"aml-dags-test-data-{os.getpid()}-{secrets.token_hex(3)}"
+    assert _docker("volume", "create", "--label", TEST_LABEL, name).returncode == 0
+    try:
+        # A fresh volume's root belongs to root; the task images run as uid 1000.
+        done = _docker(
+            "run", "--rm", "--pull", "never", "--label", TEST_LABEL, "--user", "0", "--entrypoint", "chown",
+            "-v", f"{name}:/data", images["generate"], "1000:1000", "/data",
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        yield name
+    finally:
+        subprocess.run(["docker", "volume", "rm", "-f", name], capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def proxy(settings, data_volume):
     """The docker-proxy image alone, with the socket, as compose runs it; removed at the end, with every
-    container the tests made through it."""
+    container the tests made through it. It allows both a bind of the data folder and the data volume."""
     if not _docker("images", "-q", PROXY_IMAGE).stdout.strip():
         pytest.fail(f"docker-proxy image not built: {PROXY_IMAGE} (run `make build-docker-proxy`)")
     if not SOCKET.is_socket():
@@ -229,7 +259,7 @@ def proxy(settings):
         "--group-add", str(SOCKET.stat().st_gid), "-v", f"{SOCKET}:/var/run/docker.sock:ro",
         "-p", "127.0.0.1::2375",
         "-e", f"ALLOW_IMAGES={' '.join(f'{settings.image_prefix}/{stage}' for stage in STAGES)}",
-        "-e", f"ALLOW_BIND_SOURCE={DATA_DIR}",
+        "-e", f"ALLOW_BIND_SOURCE={DATA_DIR}", "-e", f"ALLOW_VOLUME={data_volume}",
         PROXY_IMAGE,
     )  # fmt: skip
     assert started.returncode == 0, started.stderr
@@ -260,8 +290,26 @@ def _wait_ready(server: Proxy) -> None:
         time.sleep(0.2)
 
 
-def _proxied(proxy: Proxy):
-    return load_settings({**BASE_ENV, "DOCKER_URL": proxy.url})
+def _proxied(proxy: Proxy, **env: str):
+    return load_settings({**BASE_ENV, "DOCKER_URL": proxy.url, **env})
+
+
+def _context(task_id: str, try_number: int = 1) -> dict:
+    """What execute() reads of a task's context: its task instance (a fresh run, so a fresh container name)."""
+    ti = SimpleNamespace(
+        dag_id="docker_access", task_id=task_id, run_id=f"manual__{secrets.token_hex(6)}", map_index=-1,
+        try_number=try_number,
+    )  # fmt: skip
+    return {"ti": ti}
+
+
+def _task_name() -> str:
+    return container_name(f"docker_access/probe/manual__{secrets.token_hex(6)}")
+
+
+def _create_path() -> str:
+    """A creation as the operator asks for it, named after a fresh task: only a body can be what is refused."""
+    return f"{API}/containers/create?name={_task_name()}"
 
 
 def _operator_body(image: str, **host_config) -> dict:
@@ -282,6 +330,12 @@ def _operator_body(image: str, **host_config) -> dict:
     )
 
 
+def _with_volume(value, volume: str):
+    if not isinstance(value, str):
+        return value
+    return value.replace(VOLUME, volume).replace(VOLUME.upper(), volume.upper())
+
+
 def _refused(status: int, body) -> bool:
     return status == 403 and isinstance(body, dict) and body.get("message", "").startswith("docker-proxy: refused")
 
@@ -296,19 +350,38 @@ class TestProxy:
             "docker-proxy: ALLOW_IMAGES is not set (the task images' repositories, e.g. airflow-ml-dags/generate)"
         ]
 
+    @pytest.mark.parametrize(
+        ("env", "message"),
+        [
+            ("ALLOW_VOLUME=/srv/data", "ALLOW_VOLUME: expected a Docker volume name of letters, digits and _ . -"),
+            ("ALLOW_VOLUME=-data", "ALLOW_VOLUME: expected a Docker volume name of letters, digits and _ . -"),
+            ("ALLOW_BIND_SOURCE=data", "ALLOW_BIND_SOURCE: expected an absolute path"),
+        ],
+    )
+    def test_it_will_not_start_with_a_malformed_mount_source(self, env, message):
+        done = _docker(
+            "run", "--rm", "--pull", "never", "--label", TEST_LABEL, "-e", f"ALLOW_IMAGES={PREFIX}/generate",
+            "-e", env, PROXY_IMAGE,
+        )  # fmt: skip
+        assert done.returncode == 2
+        assert done.stderr.strip().startswith(f"docker-proxy: {message}"), done.stderr
+
     def test_dockeroperator_runs_a_stage_through_it(self, proxy):
         ds = "2031-01-15"
         op = stage_task("generate", "generate", ["--ds", ds, "--rows", "60"], settings=_proxied(proxy))
         before = len(proxy.logs())
         started = time.perf_counter()
-        result = json.loads(op.execute({}))
+        result = json.loads(op.execute(_context("generate")))
         TIMINGS["generate through docker-proxy"] = time.perf_counter() - started
         assert result["status"] == "ok" and result["rows"] == 60
         assert (DATA_DIR / "raw" / ds / "data.csv").is_file()
         # Every call the operator made went through to the engine (the proxy logs each one).
         log = proxy.logs()[before:]
-        for call in ("GET /version", "/_ping", "/images/json", "POST /v1.", "/containers/create", "/attach?", "/start"):
+        for call in ("GET /version", "/_ping", "/images/json", "POST /v1.", "/containers/create?name=aml-task-",
+                     "/attach?", "/start"):  # fmt: skip
             assert call in log, call
+        # The removal of an earlier try's container, by name: there was none (404).
+        assert re.search(r" 404 .*\"DELETE /v1\.\d+/containers/aml-task-[0-9a-f]{32}\?", log), log
         assert " 403 " not in log
 
     def test_task_containers_are_read_only_with_a_private_tmp(self, proxy):
@@ -321,7 +394,7 @@ class TestProxy:
             "probe", "generate", [], settings=_proxied(proxy), uses_data=False, entrypoint=["sh", "-c", script],
             xcom_all=True,
         )  # fmt: skip
-        lines = [line.strip() for line in op.execute({})]
+        lines = [line.strip() for line in op.execute(_context("probe"))]
         assert lines[:2] == ["rootfs=ro", "tmp=rw"]
         mount = lines[2].split()
         assert mount[1:3] == ["/tmp", "tmpfs"]
@@ -357,6 +430,12 @@ class TestProxy:
             ("POST", f"{API}/containers/prune"),
             # Containers by id only: names would let a client reach the stack's own services.
             ("POST", f"{API}/containers/airflow-ml-dags-postgres-1/stop"),
+            ("DELETE", f"{API}/containers/airflow-ml-dags-postgres-1?force=True"),
+            ("DELETE", f"{API}/containers/othername"),
+            # A task container's name serves its removal only.
+            ("POST", f"{API}/containers/aml-task-{'a' * 32}/stop"),
+            ("GET", f"{API}/containers/aml-task-{'a' * 32}/json"),
+            ("DELETE", f"{API}/containers/aml-task-{'a' * 31}"),
             # An API version that still took a host config on start.
             ("POST", f"/v1.23/containers/{'a' * 64}/start"),
         ],
@@ -370,7 +449,7 @@ class TestProxy:
     def created(self, proxy, images):
         """A container made through the proxy from the operator's own body: proof that the body passes, and
         an id for the calls that need one."""
-        status, body = proxy.request("POST", f"{API}/containers/create", json.dumps(_operator_body(images["generate"])))
+        status, body = proxy.request("POST", _create_path(), json.dumps(_operator_body(images["generate"])))
         assert status == 201, body
         yield body["Id"]
         assert proxy.request("DELETE", f"{API}/containers/{body['Id']}")[0] == 204
@@ -397,12 +476,15 @@ class TestProxy:
             ("a mount above the data folder", "mount", {"Source": f"{DATA_DIR}/.."}),
             ("a mount of another folder", "mount", {"Source": f"{DATA_DIR}-x"}),
             ("the socket mounted", "mount", {"Source": str(SOCKET)}),
+            ("another volume", "mount", {"Type": "volume", "Source": "aml-other-data"}),
+            ("a volume of a name that differs in case", "mount", {"Type": "volume", "Source": VOLUME.upper()}),
             (
-                "a volume bound by its driver",
+                # The data volume itself: only the driver's options can be what is refused.
+                "the data volume bound by its driver",
                 "mount",
                 {
                     "Type": "volume",
-                    "Source": "v",
+                    "Source": VOLUME,
                     "VolumeOptions": {"DriverConfig": {"Name": "local", "Options": {"o": "bind", "device": "/"}}},
                 },
             ),
@@ -423,7 +505,9 @@ class TestProxy:
             ("no no-new-privileges", "host", {"SecurityOpt": None}),
         ],
     )
-    def test_a_creation_that_would_reach_the_host_is_refused(self, proxy, images, created, case, where, change):
+    def test_a_creation_that_would_reach_the_host_is_refused(
+        self, proxy, images, data_volume, created, case, where, change
+    ):
         # `created` made a container from the unchanged body: only the change can be what is refused.
         body = _operator_body(images["generate"])
         target = {"top": body, "host": body["HostConfig"], "mount": body["HostConfig"]["Mounts"][0]}[where]
@@ -431,8 +515,8 @@ class TestProxy:
             if value is None:
                 del target[key]
             else:
-                target[key] = value
-        status, answer = proxy.request("POST", f"{API}/containers/create", json.dumps(body))
+                target[key] = _with_volume(value, data_volume)
+        status, answer = proxy.request("POST", _create_path(), json.dumps(body))
         assert _refused(status, answer), (case, status, answer)
 
     @pytest.mark.parametrize(
@@ -449,7 +533,7 @@ class TestProxy:
         text = json.dumps(_operator_body(images["generate"]), ensure_ascii=False)
         changed = text.replace(old, new, 1)
         assert changed != text
-        status, answer = proxy.request("POST", f"{API}/containers/create", changed.encode())
+        status, answer = proxy.request("POST", _create_path(), changed.encode())
         assert _refused(status, answer), (case, status, answer)
 
     def test_a_creation_body_must_come_whole_and_plain(self, proxy, images, created):
@@ -459,13 +543,93 @@ class TestProxy:
         conn = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=60)
         try:
             conn.request(
-                "POST", f"{API}/containers/create", body=iter([text.encode()]),
+                "POST", _create_path(), body=iter([text.encode()]),
                 headers={"Content-Type": "application/json"}, encode_chunked=True,
             )  # fmt: skip
             response = conn.getresponse()
             assert _refused(response.status, json.loads(response.read()))
         finally:
             conn.close()
-        assert _refused(*proxy.request("POST", f"{API}/containers/create", text, {"Content-Encoding": "identity"}))
+        assert _refused(*proxy.request("POST", _create_path(), text, {"Content-Encoding": "identity"}))
         body["Labels"]["padding"] = "x" * 20_000
-        assert _refused(*proxy.request("POST", f"{API}/containers/create", json.dumps(body)))
+        assert _refused(*proxy.request("POST", _create_path(), json.dumps(body)))
+
+    @pytest.mark.parametrize(
+        "query",
+        [
+            "",
+            "?name=othername",
+            f"?name=aml-task-{'a' * 31}",
+            f"?name=aml-task-{'A' * 32}",
+            f"?name=aml-task-{'a' * 32}&platform=linux/amd64",
+            f"?platform=linux/amd64&name=aml-task-{'a' * 32}",
+        ],
+    )
+    def test_a_creation_must_name_a_task_container_and_take_nothing_else(self, proxy, images, created, query):
+        body = json.dumps(_operator_body(images["generate"]))
+        assert _refused(*proxy.request("POST", f"{API}/containers/create{query}", body)), query
+
+    def test_a_task_containers_name_passes_for_its_removal(self, proxy):
+        # Through to the engine, which has no such container.
+        status, body = proxy.request("DELETE", f"{API}/containers/{_task_name()}?v=False&link=False&force=True")
+        assert status == 404 and "No such container" in body["message"], (status, body)
+
+    @pytest.mark.parametrize("left", ["running", "exited", None])
+    def test_a_try_removes_the_container_an_earlier_try_left(self, proxy, images, left, caplog, capfd):
+        context = _context("probe", try_number=2)
+        name = container_name(run_key(context["ti"]))
+        leftover = None
+        if left:
+            # What a worker killed with SIGKILL leaves: its try's container, still running or stopped.
+            command = ["sleep", "600"] if left == "running" else ["true"]
+            done = _docker(
+                "run", "-d", "--pull", "never", "--name", name, "--label", TEST_LABEL, "--entrypoint", command[0],
+                images["generate"], *command[1:],
+            )  # fmt: skip
+            assert done.returncode == 0, done.stderr
+            leftover = done.stdout.strip()
+            if left == "exited":
+                _docker("wait", leftover)
+            assert _docker("inspect", "-f", "{{.State.Status}}", leftover).stdout.strip() == left
+        script = 'printf "%s %s\\n" "$AML_RUN_KEY" "$AML_TRY_NUMBER"'
+        op = stage_task(
+            "probe", "generate", [], settings=_proxied(proxy), uses_data=False, entrypoint=["sh", "-c", script]
+        )
+        with caplog.at_level(logging.INFO):
+            out = op.execute(context)
+        assert out.strip() == f"docker_access/probe/{context['ti'].run_id} 2"
+        logged = caplog.text + "".join(capfd.readouterr())
+        assert (f"removed the container of an earlier try {name}" in logged) is bool(left)
+        if leftover:
+            assert _docker("inspect", leftover).returncode != 0
+        # And the try's own container went on success.
+        assert _docker("inspect", name).returncode != 0
+
+    def test_a_stage_runs_on_the_data_volume_and_writes_there(self, proxy, images, data_volume):
+        ds = "2031-01-16"
+        settings = _proxied(proxy, DATA_VOLUME=data_volume)
+        op = stage_task("generate", "generate", ["--ds", ds, "--rows", "30"], settings=settings)
+        assert op.mounts == [Mount(target="/data", source=data_volume, type="volume")]
+        result = json.loads(op.execute(_context("generate")))
+        assert result["status"] == "ok" and result["rows"] == 30
+        assert not (DATA_DIR / "raw" / ds).exists()
+        listed = _docker(
+            "run", "--rm", "--pull", "never", "--label", TEST_LABEL, "-v", f"{data_volume}:/data:ro",
+            "--entrypoint", "ls", images["generate"], f"/data/raw/{ds}",
+        )  # fmt: skip
+        assert {"data.csv", "target.csv"} <= set(listed.stdout.split()), listed
+
+    @pytest.mark.parametrize(
+        ("case", "mount"),
+        [
+            ("the data volume's name as a bind", {"Type": "bind", "Source": VOLUME}),
+            ("the data folder as a volume", {"Type": "volume", "Source": str(DATA_DIR)}),
+        ],
+    )
+    def test_the_engine_refuses_the_two_allowed_sources_swapped(self, proxy, images, data_volume, case, mount):
+        """The proxy lets a mount's Source be either allowed one whatever its Type; the engine refuses a
+        relative bind source and a volume name with '/' itself."""
+        body = _operator_body(images["generate"])
+        body["HostConfig"]["Mounts"][0].update({k: _with_volume(v, data_volume) for k, v in mount.items()})
+        status, answer = proxy.request("POST", _create_path(), json.dumps(body))
+        assert status == 400 and not answer["message"].startswith("docker-proxy"), (case, status, answer)

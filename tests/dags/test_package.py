@@ -35,6 +35,7 @@ class TestSettings:
         assert s.task_retries == 2
         assert (s.pipeline_start_date, s.pipeline_end_date) == (None, None)
         assert s.generate_rows == 5000
+        assert s.data_volume is None
 
     def test_from_environment(self):
         s = load_settings(
@@ -114,6 +115,10 @@ class TestSettings:
             ({"GENERATE_ROWS": "many"}, "GENERATE_ROWS: expected an integer"),
             ({"GENERATE_DRIFT_FROM": "2026-11-31"}, "GENERATE_DRIFT_FROM: expected a date YYYY-MM-DD"),
             ({"PIPELINE_CATCHUP": "no"}, "PIPELINE_CATCHUP: expected true or false, got 'no'"),
+            ({"DATA_VOLUME": "/srv/ml/data"}, "DATA_VOLUME: expected a Docker volume name"),
+            ({"DATA_VOLUME": "ml data"}, "DATA_VOLUME: expected a Docker volume name"),
+            ({"DATA_VOLUME": "-data"}, "DATA_VOLUME: expected a Docker volume name"),
+            ({"DATA_VOLUME": "d"}, "DATA_VOLUME: expected a Docker volume name"),
         ],
     )
     def test_bad_values_name_the_variable(self, env, message):
@@ -203,7 +208,7 @@ class TestFactory:
         assert op.command == ["split", "--ds", "{{ ds }}", "--data-dir", "/data"]
         assert op.mounts == [Mount(target="/data", source="/srv/ml/data", type="bind")]
         assert op.mount_tmp_dir is False
-        assert op.auto_remove == "success"
+        assert op.auto_remove == "force"
         assert op.network_mode == "ml_net"
         assert op.environment == {
             "MLFLOW_TRACKING_URI": "http://mlflow:5000",
@@ -238,6 +243,20 @@ class TestFactory:
             "MLFLOW_REGISTERED_MODEL": "churn",
             "AML_IMAGE": "airflow-ml-dags/train:1.2.3",
         }
+
+    @pytest.mark.parametrize("host_data_dir", ["/srv/ml/data", None])
+    def test_a_data_volume_replaces_the_data_folder(self, host_data_dir):
+        env = {"IMAGE_VERSION": "1.2.3", "DATA_VOLUME": "aml_data.v1"}
+        if host_data_dir:
+            env["HOST_DATA_DIR"] = host_data_dir
+        op = stage_task("split", "split", ["--ds", "{{ ds }}"], settings=load_settings(env))
+        assert op.mounts == [Mount(target="/data", source="aml_data.v1", type="volume")]
+        assert op.command[-2:] == ["--data-dir", "/data"]
+        assert stage_task("promote", "promote", [], settings=load_settings(env)).mounts == []
+
+    @pytest.mark.parametrize(("stage", "queue"), [("train", "training"), ("split", "default"), ("promote", "default")])
+    def test_a_task_goes_to_its_stages_queue(self, stage, queue):
+        assert stage_task(stage, stage, [], settings=load_settings(BASE_ENV)).queue == queue
 
     def test_a_task_without_data_gets_no_mount_and_no_data_dir(self):
         op = stage_task("promote", "promote", ["--version", "2"], settings=load_settings(BASE_ENV))
