@@ -9,7 +9,7 @@
  *
  * The client is one class built in layers, one file each below mlflow/: client.ts (HTTP, retries, errors),
  * runs.ts (experiments, runs, params, metrics, dataset inputs), artifacts.ts (served artifacts, path checks),
- * registry.ts (registered models, versions, aliases, `models:/` references), search.ts (search filter literals). mlmodel.ts, datasets.ts and
+ * registry.ts (registered models, versions, aliases, `models:/` references), search.ts (filter literals). mlmodel.ts, datasets.ts and
  * colspec.ts write what MLflow's Python would: the MLmodel file, dataset entities and their schemas.
  *
  * Every failure the user can act on is an `InputError` (a `MlflowError`): its file part names the MLflow

@@ -32,13 +32,18 @@ function parseRunKey(raw: string): string {
     (parts.length === 3 || parts.length === 4) &&
     parts.every((p) => SEGMENT.test(p)) &&
     (parts.length === 3 || /^\d+$/.test(parts[3] as string));
-  if (!ok) throw new InputError(name, `expected <dag_id>/<task_id>/<run_id>[/<map_index>] without spaces or quotes, got ${JSON.stringify(raw)}`);
+  if (!ok) {
+    const problem = `expected <dag_id>/<task_id>/<run_id>[/<map_index>] without spaces or quotes, got ${JSON.stringify(raw)}`;
+    throw new InputError(name, problem);
+  }
   return raw;
 }
 
 function parseTryNumber(raw: string): number {
   const n = /^[1-9]\d{0,8}$/.test(raw) ? Number(raw) : Number.NaN;
-  if (!Number.isSafeInteger(n)) throw new InputError(TASK_IDENTITY.try_number_env, `expected a positive integer, got ${JSON.stringify(raw)}`);
+  if (!Number.isSafeInteger(n)) {
+    throw new InputError(TASK_IDENTITY.try_number_env, `expected a positive integer, got ${JSON.stringify(raw)}`);
+  }
   return n;
 }
 
@@ -48,11 +53,12 @@ function parseTryNumber(raw: string): number {
  * InputError naming the variable: tagging half an identity would let a later try miss this run.
  */
 export function taskTry(env: NodeJS.ProcessEnv = process.env): TaskTry | undefined {
-  const key = env[TASK_IDENTITY.run_key_env]?.trim() ?? "";
-  const tryRaw = env[TASK_IDENTITY.try_number_env]?.trim() ?? "";
+  const { run_key_env: KEY, try_number_env: TRY } = TASK_IDENTITY;
+  const key = env[KEY]?.trim() ?? "";
+  const tryRaw = env[TRY]?.trim() ?? "";
   if (key === "" && tryRaw === "") return undefined;
-  if (key === "") throw new InputError(TASK_IDENTITY.run_key_env, `not set, but ${TASK_IDENTITY.try_number_env} is: set both or neither`);
-  if (tryRaw === "") throw new InputError(TASK_IDENTITY.try_number_env, `not set, but ${TASK_IDENTITY.run_key_env} is: set both or neither`);
+  if (key === "") throw new InputError(KEY, `not set, but ${TRY} is: set both or neither`);
+  if (tryRaw === "") throw new InputError(TRY, `not set, but ${KEY} is: set both or neither`);
   return { runKey: parseRunKey(key), tryNumber: parseTryNumber(tryRaw) };
 }
 

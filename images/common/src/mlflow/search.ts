@@ -9,7 +9,9 @@ import { InputError } from "../errors.ts";
 /** A string literal of MLflow's filter grammar holding exactly `value`. */
 export function filterValue(value: string, context: string): string {
   // A backslash before the closing quote would make the tokenizer read past it.
-  if (/[\\\n\r]/.test(value)) throw new InputError(context, `cannot search MLflow for a value with a backslash or line break: ${JSON.stringify(value)}`);
+  if (/[\\\n\r]/.test(value)) {
+    throw new InputError(context, `cannot search MLflow for a value with a backslash or line break: ${JSON.stringify(value)}`);
+  }
   if (!value.includes("'")) return `'${value}'`;
   if (!value.includes('"')) return `"${value}"`;
   throw new InputError(context, `cannot search MLflow for a value holding both quote kinds: ${JSON.stringify(value)}`);
