@@ -10,4 +10,5 @@ export * from "./paths.ts";
 export * from "./profile.ts";
 export * from "./random.ts";
 export * from "./schema.ts";
+export * from "./supersede.ts";
 export * from "./tracking.ts";

@@ -9,7 +9,7 @@
  *
  * The client is one class built in layers, one file each below mlflow/: client.ts (HTTP, retries, errors),
  * runs.ts (experiments, runs, params, metrics, dataset inputs), artifacts.ts (served artifacts, path checks),
- * registry.ts (registered models, versions, aliases, `models:/` references). mlmodel.ts, datasets.ts and
+ * registry.ts (registered models, versions, aliases, `models:/` references), search.ts (filter literals). mlmodel.ts, datasets.ts and
  * colspec.ts write what MLflow's Python would: the MLmodel file, dataset entities and their schemas.
  *
  * Every failure the user can act on is an `InputError` (a `MlflowError`): its file part names the MLflow
@@ -33,6 +33,7 @@ export {
   type RunStatus,
 } from "./mlflow/runs.ts";
 export type { ArtifactFile } from "./mlflow/artifacts.ts";
+export { filterValue, tagEquals } from "./mlflow/search.ts";
 export { modelUri, parseModelUri, type ModelRef, type ModelVersion, type RegisteredModel } from "./mlflow/registry.ts";
 export { DATASET_CONTEXT_TAG, DATASET_DIGEST_MAX, trainingDataset, type DatasetInput } from "./mlflow/datasets.ts";
 export { MLMODEL_FILE, MLMODEL_FLAVOR, MLMODEL_MLFLOW_VERSION, mlmodelText, type MlmodelSpec } from "./mlflow/mlmodel.ts";

@@ -12,7 +12,11 @@ import {
   parseDs,
   profileFrame,
   readFrame,
+  refuseIfSuperseded,
   sha256Files,
+  supersedeEarlierTries,
+  taskTry,
+  taskTryTags,
   trackingClient,
   type Args,
   type Command,
@@ -120,6 +124,8 @@ export const trainCommand: Command = {
   },
   async run(args, log) {
     const ds = parseDs(args.str("ds"));
+    // Read before anything exists, so a malformed identity from the deployment fails with nothing written.
+    const identity = taskTry();
     chooseBackend(args.str("backend"));
     const hp = readHyperparams(args);
     const trainer = args.choice("trainer", TRAINERS);
@@ -136,13 +142,15 @@ export const trainCommand: Command = {
       const experiment = await mlflow.getOrCreateExperiment(experimentName());
       const created = await mlflow.createRun(experiment.experimentId, {
         name: `train-${ds}`,
-        tags: { ds, family: hp.family, stage: "train", ...how, ...imageTags() },
+        tags: { ds, family: hp.family, stage: "train", ...how, ...imageTags(), ...(identity ? taskTryTags(identity) : {}) },
       });
       tracked = { mlflow, runId: created.info.runId, experimentId: experiment.experimentId };
       log.info("MLflow run started", { run_id: tracked.runId, experiment: experiment.name, experiment_id: tracked.experimentId });
     }
 
     try {
+      // Before training, so the killed try's run stops looking current as soon as this try exists.
+      if (tracked && identity) await supersedeEarlierTries(tracked.mlflow, { ...tracked, taskTry: identity }, log);
       await tracked?.mlflow.logParams(tracked.runId, params);
       await tracked?.mlflow.logTrainingData(tracked.runId, { ds, path: paths.train, sha256: dataSha256, rows: set.y.length });
       log.info("training", { file: paths.train, rows: set.y.length, columns: set.columns.length, hyperparams: hp, ...how });
@@ -169,10 +177,15 @@ export const trainCommand: Command = {
             mlmodel: tracked !== undefined,
             // Uploaded and finished before the folder is swapped in: the model appears locally only
             // once MLflow holds the same files, so validate can always register what it scores.
+            // A try that a later one superseded meanwhile (its worker died, this container did not) must
+            // not swap its folder over the later try's: it checks before uploading, and again after
+            // finishing, since a later try may tag it between the two; the failure marks the run FAILED.
             beforeCommit: tracked
               ? async (tmp) => {
+                  if (identity) await refuseIfSuperseded(tracked.mlflow, tracked.runId);
                   await tracked.mlflow.uploadArtifacts(tracked.runId, tmp, MODEL_ARTIFACT_PATH);
                   await tracked.mlflow.finishRun(tracked.runId, "FINISHED");
+                  if (identity) await refuseIfSuperseded(tracked.mlflow, tracked.runId);
                 }
               : undefined,
           },

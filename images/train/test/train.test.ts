@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { expect } from "chai";
-import { dataPaths, profileFrame, readFrame, type DataProfile } from "@airflow-ml-dags/common";
+import { TASK_IDENTITY, dataPaths, profileFrame, readFrame, type DataProfile } from "@airflow-ml-dags/common";
 import { DEFAULT_HYPERPARAMS, loadModel, type Manifest } from "@airflow-ml-dags/model";
 import { dataDates, trainParams } from "../src/train.ts";
 import { closedPort, expectFailure, runStage, writeFrameCsv } from "../../model/test/cli.ts";
@@ -165,6 +165,32 @@ describe("train CLI", () => {
     const run = await runStage(PKG, ["--ds", DS, "--data-dir", dataDir, "--family", "tree"], { MLFLOW_TRACKING_URI: uri });
     expectFailure(run, 1, new RegExp(`^${uri}: MLflow unreachable at ${uri} \\(ECONNREFUSED\\)$`));
     expect(await readdir(dataDir)).to.deep.equal(["processed"]);
+  });
+
+  it("a garbled task identity: exit 1, one line naming the variable, before MLflow is asked or anything written", async () => {
+    const { run_key_env: KEY, try_number_env: TRY } = TASK_IDENTITY;
+    // A closed port: reaching MLflow at all would fail with another line.
+    const uri = `http://127.0.0.1:${await closedPort()}`;
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ [KEY]: "train_model/train", [TRY]: "1" }, new RegExp(`^${KEY}: expected <dag_id>/<task_id>/<run_id>\\[/<map_index>\\]`)],
+      [{ [KEY]: "d/t/it's", [TRY]: "1" }, new RegExp(`^${KEY}: expected`)],
+      [{ [KEY]: "d/t/r", [TRY]: "0" }, new RegExp(`^${TRY}: expected a positive integer, got "0"$`)],
+      [{ [KEY]: "d/t/r", [TRY]: "two" }, new RegExp(`^${TRY}: expected a positive integer, got "two"$`)],
+      [{ [KEY]: "d/t/r" }, new RegExp(`^${TRY}: not set, but ${KEY} is: set both or neither$`)],
+      [{ [KEY]: "", [TRY]: "2" }, new RegExp(`^${KEY}: not set, but ${TRY} is`)],
+    ];
+    for (const [env, problem] of cases) {
+      expectFailure(await runStage(PKG, ["--ds", DS, "--data-dir", dataDir, "--family", "tree"], { MLFLOW_TRACKING_URI: uri, ...env }), 1, problem);
+    }
+    expect(await readdir(dataDir)).to.deep.equal(["processed"]);
+  });
+
+  it("a task identity with MLflow off changes nothing: the model is trained and written as without it", async () => {
+    const env = { [TASK_IDENTITY.run_key_env]: "train_model/train/manual__2026-03-02T00:00:00+00:00", [TASK_IDENTITY.try_number_env]: "2" };
+    const run = await runStage(PKG, ["--ds", DS, "--data-dir", dataDir, "--family", "tree"], env);
+    expect(run.code, run.stderr).to.equal(0);
+    expect(run.result).to.include({ runId: null, experimentId: null });
+    expect(await readdir(paths.modelDir)).to.have.members(["tree.json", "preprocess.json", "profile.json", "manifest.json"]);
   });
 
   it("a tracking URI that is not http(s): exit 1, one line, no model folder", async () => {

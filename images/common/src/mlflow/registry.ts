@@ -176,6 +176,24 @@ export class MlflowRegistry extends MlflowArtifacts {
     return toModelVersion(r.model_version);
   }
 
+  /** The versions of every registered model that `filter` selects (e.g. `run_id = '<id>'`), every page of them. */
+  async searchModelVersions(filter: string): Promise<ModelVersion[]> {
+    const out: ModelVersion[] = [];
+    let pageToken: string | undefined;
+    do {
+      const r = await this.api<{ model_versions?: WireModelVersion[]; next_page_token?: string }>(
+        "GET",
+        "model-versions/search",
+        { filter, max_results: 1000, ...(pageToken ? { page_token: pageToken } : {}) },
+        this.trackingUri,
+        true,
+      );
+      out.push(...(r.model_versions ?? []).map(toModelVersion));
+      pageToken = r.next_page_token || undefined;
+    } while (pageToken);
+    return out;
+  }
+
   async getModelVersion(name: string, version: string | number): Promise<ModelVersion> {
     const r = await this.api<{ model_version: WireModelVersion }>(
       "GET",

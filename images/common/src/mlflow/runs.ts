@@ -202,6 +202,33 @@ export class MlflowRuns extends MlflowHttp {
   }
 
   /**
+   * The active runs of the experiments that `filter` (MLflow's search grammar, see search.ts) selects, every
+   * page of them, in the server's order (newest start first).
+   */
+  async searchRuns(experimentIds: string[], filter: string): Promise<Run[]> {
+    const out: Run[] = [];
+    let pageToken: string | undefined;
+    do {
+      const r = await this.api<{ runs?: WireRun[]; next_page_token?: string }>(
+        "POST",
+        "runs/search",
+        {
+          experiment_ids: experimentIds,
+          filter,
+          run_view_type: "ACTIVE_ONLY",
+          max_results: 1000,
+          ...(pageToken ? { page_token: pageToken } : {}),
+        },
+        this.trackingUri,
+        true,
+      );
+      out.push(...(r.runs ?? []).map(toRun));
+      pageToken = r.next_page_token || undefined;
+    } while (pageToken);
+    return out;
+  }
+
+  /**
    * Logs params, metrics and tags, split into as many log-batch requests as the server's limits need
    * (counts per kind, total count, request size). Params are write-once on the server: logging the same
    * value again is fine, another value fails. Requests are sent in order, so one metric's steps keep
