@@ -1,7 +1,8 @@
 import { expect } from "chai";
 import { join } from "node:path";
 import { type Frame, InputError, readTargets, rng } from "@airflow-ml-dags/common";
-import { type Danfo, DayJoin, type Summary, clean, readTargetRows } from "../src/prepare.ts";
+import { DayJoin, readTargetRows } from "../src/join.ts";
+import { type Danfo, type Summary, clean } from "../src/prepare.ts";
 import { put, withTmp } from "./helpers.ts";
 
 /** What readTargets gives for a file, or the message it refuses it with. */
