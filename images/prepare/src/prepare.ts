@@ -17,15 +17,15 @@ import {
   rawDataOptions,
   readFrames,
   readHeader,
-  readTargets,
   writeFrameRows,
   writeStreamsAtomic,
 } from "@airflow-ml-dags/common";
+import { DayJoin, readTargetRows } from "./join.ts";
 
-type Danfo = typeof import("danfojs-node/dist/danfojs-base/index.js");
+export type Danfo = typeof import("danfojs-node/dist/danfojs-base/index.js");
 
 /** What prepare learnt about the rows it read and wrote, across every day. */
-interface Summary {
+export interface Summary {
   columns: string[];
   rowsIn: number;
   rowsOut: number;
@@ -36,80 +36,55 @@ interface Summary {
 }
 
 /**
- * The join of one day's data rows with its targets on id (never by position: the two files may list ids in
- * different orders). One map does the join and every id check: it holds the target file's id → label, and
- * a data row that takes its label marks its id as taken with its row number (negative, so never a label), so
- * a second row with that id is a duplicate. Ids of the earlier days stacked are kept apart, since ids must
- * stay unique across days as the split and the model's data dates rely on it.
- */
-class DayJoin {
-  /** Labels of the rows checked since the last `takeLabels`, in file order. */
-  private labels: number[] = [];
-  /** The first data id without a target. */
-  unmatched: string | undefined;
-
-  constructor(
-    private readonly dataPath: string,
-    private readonly targets: Map<string, number>,
-    private readonly earlier: Map<string, string> | undefined,
-  ) {}
-
-  check(id: string, row: number): void {
-    const otherDay = this.earlier?.get(id);
-    if (otherDay !== undefined) throw new InputError(this.dataPath, `id "${id}" is also in the data of ${otherDay}`);
-    const v = this.targets.get(id);
-    if (v === undefined) {
-      this.unmatched ??= id;
-      this.labels.push(0);
-    } else if (v < 0) {
-      throw new InputError(this.dataPath, `duplicate id "${id}" in rows ${-v} and ${row}`);
-    } else {
-      this.targets.set(id, -row);
-      this.labels.push(v);
-    }
-  }
-
-  takeLabels(): Uint8Array {
-    const labels = Uint8Array.from(this.labels);
-    this.labels = [];
-    return labels;
-  }
-
-  get size(): number {
-    return this.targets.size;
-  }
-
-  ids(): IterableIterator<string> {
-    return this.targets.keys();
-  }
-}
-
-/**
  * Cleans one batch of joined rows with danfo: rows whose every feature is missing are dropped, and the
  * missing cells of the rows kept are counted per column. Returns the kept rows as a frame.
+ *
+ * Only the rows with a missing cell go through danfo: a row without one is never dropped and misses
+ * nothing, and building a frame of the whole batch cost more than the rest of prepare (a boxed array per
+ * row, transposed and copied by danfo's constructor, for a few percent of rows that matter).
  */
-function clean(dfd: Danfo, batch: Frame, labels: Uint8Array, summary: Summary): Frame {
+export function clean(dfd: Danfo, batch: Frame, labels: Uint8Array, summary: Summary): Frame {
   const d = batch.columns.length;
   const n = batch.ids.length;
-  const rows = Array.from({ length: n }, (_, i) => Array.from(batch.values.subarray(i * d, (i + 1) * d)));
-  const na = new dfd.DataFrame(rows, { columns: batch.columns, dtypes: batch.columns.map(() => "float32") }).isNa();
-  const perRow = (na.sum({ axis: 1 }) as InstanceType<Danfo["Series"]>).values as number[];
-  const perColumn = (na.sum({ axis: 0 }) as InstanceType<Danfo["Series"]>).values as number[];
-  const keep = perRow.flatMap((count, i) => (count < d ? [i] : []));
-  const dropped = n - keep.length;
-  // A dropped row is missing in every column: what is left is what the kept rows miss.
-  perColumn.forEach((count, j) => {
-    summary.missing[j] = (summary.missing[j] as number) + count - dropped;
-  });
-  summary.dropped += dropped;
-  const values = new Float64Array(keep.length * d);
+  const { values } = batch;
+  const gaps: number[] = [];
+  for (let i = 0; i < n; i++) {
+    for (let k = i * d, end = k + d; k < end; k++) {
+      // NaN is the only value not equal to itself.
+      if (values[k] !== values[k]) {
+        gaps.push(i);
+        break;
+      }
+    }
+  }
+  const dropped = new Set<number>();
+  if (gaps.length > 0) {
+    const rows = gaps.map((i) => Array.from(values.subarray(i * d, (i + 1) * d)));
+    const na = new dfd.DataFrame(rows, { columns: batch.columns, dtypes: batch.columns.map(() => "float32") }).isNa();
+    const perRow = (na.sum({ axis: 1 }) as InstanceType<Danfo["Series"]>).values as number[];
+    const perColumn = (na.sum({ axis: 0 }) as InstanceType<Danfo["Series"]>).values as number[];
+    perRow.forEach((count, k) => {
+      if (count === d) dropped.add(gaps[k] as number);
+    });
+    // A dropped row is missing in every column: what is left is what the kept rows miss.
+    perColumn.forEach((count, j) => {
+      summary.missing[j] = (summary.missing[j] as number) + count - dropped.size;
+    });
+  }
+  summary.dropped += dropped.size;
+  if (dropped.size === 0) {
+    for (let i = 0; i < n; i++) summary.positives += labels[i] as number;
+    return { path: batch.path, ids: batch.ids, columns: batch.columns, values, target: labels };
+  }
+  const keep = Array.from({ length: n }, (_, i) => i).filter((i) => !dropped.has(i));
+  const kept = new Float64Array(keep.length * d);
   const target = new Uint8Array(keep.length);
   keep.forEach((r, k) => {
-    values.set(batch.values.subarray(r * d, (r + 1) * d), k * d);
+    kept.set(values.subarray(r * d, (r + 1) * d), k * d);
     target[k] = labels[r] as number;
     summary.positives += labels[r] as number;
   });
-  return { path: batch.path, ids: keep.map((r) => batch.ids[r] as string), columns: batch.columns, values, target };
+  return { path: batch.path, ids: keep.map((r) => batch.ids[r] as string), columns: batch.columns, values: kept, target };
 }
 
 /**
@@ -128,7 +103,7 @@ async function prepareDay(
   const p = dataPaths(dataDir, ds);
   // The data file's header first, so that a missing or empty day names its data file.
   await readHeader(p.data);
-  const join = new DayJoin(p.data, await readTargets(p.target), earlier);
+  const join = new DayJoin(p.data, await readTargetRows(p.target), earlier);
   let rows = 0;
   // Every day's header is checked against the raw schema, not only against the first day's.
   const frames = readFrames(p.data, { ...rawDataOptions(features), uniqueId: (id, row) => join.check(id, row) });
