@@ -79,16 +79,21 @@ images: ## List the images and their sizes, and each task image's libraries
 ENV_FILE    := .env
 DATA_DIR    ?= data
 # EXECUTOR=celery: the Celery topology on top (compose/docker-compose.celery.yml, docs/scaling.md) with WORKERS
-# workers, and Flower with FLOWER=1. The commands that stop or show the stack read both files, whichever runs.
+# workers, and Flower with FLOWER=1. The commands that stop or show the stack read both files and every
+# profile, whichever runs.
 EXECUTOR    ?= local
 WORKERS     ?= 2
 FLOWER      ?=
+# TRIGGERER=1: Airflow's triggerer too, for deferrable tasks (this pipeline's tasks defer nothing).
+TRIGGERER   ?=
+PROFILES    = $(if $(FLOWER),--profile flower) $(if $(TRIGGERER),--profile triggerer)
 COMPOSE_BASE := docker compose --project-directory compose --env-file $(abspath $(ENV_FILE)) -f compose/docker-compose.yml
-COMPOSE     := $(COMPOSE_BASE) -f compose/docker-compose.celery.yml
+COMPOSE_CELERY := $(COMPOSE_BASE) -f compose/docker-compose.celery.yml
+COMPOSE     := $(COMPOSE_CELERY) --profile flower --profile triggerer
 ifeq ($(EXECUTOR),celery)
-COMPOSE_UP  := $(COMPOSE) $(if $(FLOWER),--profile flower) up -d --build --wait --scale airflow-worker=$(WORKERS)
+COMPOSE_UP  = $(COMPOSE_CELERY) $(PROFILES) up -d --build --wait --scale airflow-worker=$(WORKERS)
 else ifeq ($(EXECUTOR),local)
-COMPOSE_UP  := $(COMPOSE_BASE) up -d --build --wait
+COMPOSE_UP  = $(COMPOSE_BASE) $(PROFILES) up -d --build --wait
 else
 COMPOSE_UP  = $(error EXECUTOR: expected local or celery, got '$(EXECUTOR)')
 endif

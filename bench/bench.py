@@ -575,7 +575,8 @@ def compose_stack(prefix: str, version: str, docker: Docker, window: tuple[str, 
         yield Stack(project, api, up_s, ready, extra)
     finally:
         try:
-            compose("down", "-v", "--remove-orphans", timeout=300)
+            # Every profile: down leaves the containers of a profile it is not given.
+            compose("--profile", "flower", "--profile", "triggerer", "down", "-v", "--remove-orphans", timeout=300)
         except BenchError as err:
             log(f"stack: compose down: {err}")
         remove_tree(docker, data)

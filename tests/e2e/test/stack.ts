@@ -90,7 +90,8 @@ export async function startStack(overrides: Record<string, string>, topology: To
     mlflowUrl: `http://127.0.0.1:${mlflowPort}`,
     compose,
     async down() {
-      await compose("down", "-v", "--remove-orphans").catch((err) => console.error(String(err)));
+      // Every profile: down leaves the containers of a profile it is not given.
+      await compose("--profile", "flower", "--profile", "triggerer", "down", "-v", "--remove-orphans").catch((err) => console.error(String(err)));
       // Task containers wrote as another user; a container that runs as root can remove what they left.
       await execa("docker", ["run", "--rm", "-v", `${dir}:/w`, "--entrypoint", "rm", `${composeEnv.IMAGE_PREFIX}/generate:${composeEnv.IMAGE_VERSION}`, "-rf", "/w/data"], { reject: false, env: {} });
       await rm(dir, { recursive: true, force: true });
