@@ -23,7 +23,6 @@ export function round6(v: number): number {
 
 /** The longest text String() gives a double, "-1.2345678901234567e-100" and the like. */
 export const NUMBER_BYTES = 25;
-const digits = new Uint8Array(16);
 
 /**
  * Writes String(v) (nothing for NaN) at buf[at] and returns where it ends. The room for NUMBER_BYTES must
@@ -40,26 +39,31 @@ export function putNumber(buf: Buffer, at: number, v: number): number {
     if (m / 1e6 === a) {
       if (v < 0) buf[at++] = 45;
       const frac = m % 1e6;
+      // Both parts are below 10^9, small integers: the digits come from integer division, written from the
+      // last one back, straight into the buffer.
       let int = (m - frac) / 1e6;
-      let k = 0;
-      do {
-        digits[k++] = 48 + (int % 10);
-        int = Math.floor(int / 10);
-      } while (int > 0);
-      while (k > 0) buf[at++] = digits[--k] as number;
+      let len = 1;
+      for (let t = int; t >= 10; t = (t / 10) | 0) len++;
+      for (let i = at + len - 1; i >= at; i--) {
+        const q = (int / 10) | 0;
+        buf[i] = 48 + int - q * 10;
+        int = q;
+      }
+      at += len;
       if (frac !== 0) {
         buf[at++] = 46;
         let f = frac;
         let width = 6;
-        while (f % 10 === 0) {
-          f /= 10;
+        for (let q = (f / 10) | 0; f === q * 10; q = (f / 10) | 0) {
+          f = q;
           width--;
         }
-        for (let i = width - 1; i >= 0; i--) {
-          digits[i] = 48 + (f % 10);
-          f = Math.floor(f / 10);
+        for (let i = at + width - 1; i >= at; i--) {
+          const q = (f / 10) | 0;
+          buf[i] = 48 + f - q * 10;
+          f = q;
         }
-        for (let i = 0; i < width; i++) buf[at++] = digits[i] as number;
+        at += width;
       }
       return at;
     }

@@ -2,6 +2,7 @@ import { expect } from "chai";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { readFrames, readFramesAsText, rng, type Frame, type FrameOptions } from "../src/index.ts";
+import { setThreading, threadStats } from "../src/csv-threads.ts";
 import { withTmp } from "./helpers.ts";
 
 /** Everything readFrames gives for a file: its frames, or the message it fails with. */
@@ -21,6 +22,9 @@ async function outcome(read: typeof readFrames, path: string, opts: FrameOptions
   };
 }
 
+let threadSegment = 5;
+let threadRuns = 0;
+
 async function same(text: string | Buffer, opts: FrameOptions = {}, batchRows = 3) {
   return withTmp(async (dir) => {
     const p = join(dir, "data.csv");
@@ -28,11 +32,24 @@ async function same(text: string | Buffer, opts: FrameOptions = {}, batchRows = 
     const fast = await outcome(readFrames, p, opts, batchRows);
     const slow = await outcome(readFramesAsText, p, opts, batchRows);
     expect(fast, JSON.stringify(text.toString())).to.deep.equal(slow);
+    // On worker threads, segments of a few bytes: boundaries fall in every kind of place.
+    const before = threadStats.complete + threadStats.stopped;
+    setThreading({ threads: 3, minBytes: 0, segmentBytes: Math.max(threadSegment, Math.ceil(text.length / 200)) });
+    try {
+      const threaded = await outcome(readFrames, p, opts, batchRows);
+      expect(threaded, `threaded: ${JSON.stringify(text.toString())}`).to.deep.equal(slow);
+    } finally {
+      setThreading({ threads: 1 });
+    }
+    threadRuns += threadStats.complete + threadStats.stopped - before;
     return fast;
   });
 }
 
 describe("CSV fast path: the frames and the errors of the text path", () => {
+  before(() => setThreading({ threads: 1 }));
+  after(() => setThreading({}));
+
   it("reads plain files to the same ids, numbers and targets", async () => {
     const r = await same("id,a,b,target\nx1,1.5,,1\nx2,-2e-3,7,0\nx3,+.5,1.,1\nx4,-0,007,0\n", {}, 2);
     expect(r).to.deep.include({ ids: ["x1", "x2", "x3", "x4"], target: [1, 0, 1, 0] });
@@ -71,7 +88,9 @@ describe("CSV fast path: the frames and the errors of the text path", () => {
   ];
   for (const [name, text, opts] of bad) it(`fails or reads as the text path does: ${name}`, () => same(text, opts));
 
-  it("reads what the text path reads for random files, good and bad", async () => {
+  it("reads what the text path reads for random files, good and bad", async function () {
+    // Each file is also read on worker threads, which take a few milliseconds to start.
+    this.timeout(180_000);
     const r = rng("csv-scan-fuzz");
     const pick = <T>(xs: T[]) => xs[Math.floor(r() * xs.length)] as T;
     const numbers = [
@@ -154,5 +173,51 @@ describe("CSV fast path: the frames and the errors of the text path", () => {
     expect(r.ids?.length).to.equal(120_001);
     await same(text.replace("row-100000,", '"row-100000",'), {}, 8192);
     await same(text.replace("row-110000,", "row-110000,x"), {}, 8192);
+  });
+
+  it("reads the line ends, ids and targets of the one-pass scanner as the text path does", async function () {
+    this.timeout(60_000);
+    // A last line ending in a CR alone, lines of a CR only, CRs inside cells, CRLF after a target.
+    await same("id,a,target\r\nx,1,1\r\ny,2,0\r", {}, 2);
+    await same("id,a\nx,1\n\r\n\r\ny,2\n\r", {}, 2);
+    await same("id,a,b\nx,1\r,2\ny,3,4\r\n", {}, 2);
+    await same("id,a,target\nx,1,1\r\ny,2, 0\r\nz,3,0 \n", {}, 2);
+    await same("id,a,target\nx,1,1,\n", {}, 2);
+    await same("id,a,target\nx,1,\"1\"\n", {}, 2);
+    await same("id,a\nx,1,\n", {}, 2);
+    await same("id,a\nx\n", {}, 2);
+    await same("id,a\nx", {}, 2);
+    await same("id,a\r\nx,", {}, 2);
+    await same("id,a\n\r", {}, 2);
+    // Ids of every length the scanner writes by its own code and longer, ASCII and not.
+    const ids = Array.from({ length: 30 }, (_, k) => "abcdefghijklmnopqrstuvwxyz0123456789".slice(0, k + 1));
+    const r = await same(`id,a\n${[...ids, "é", "日本語", "\u00ff"].map((id, i) => `${id},${i}`).join("\n")}\n`, {}, 4);
+    expect(r.ids).to.deep.equal([...ids, "é", "日本語", "\u00ff"]);
+    // Numbers whose fast reading stops at every kind of byte.
+    for (const cell of ["1e5", "-1.5E-3", "+.5", "5.", "-0", "-0.0", "0.1234567890123456789", "123456789012345678", " 7", "7 ", "\t7", "1,5", "--1", "+-1", "1..2", ".", "-", "+", "0x10", "1_0", "Infinity", "1e400", "١"]) {
+      await same(`id,a,b\nx,${cell},1\ny,1,${cell}\n`, {}, 1);
+    }
+  });
+
+  it("reads on worker threads as on one, each segment from any place, and stops at what only one reads", async function () {
+    this.timeout(120_000);
+    const lines = ["id,a,b,target"];
+    for (let i = 0; i < 600; i++) lines.push(`r${i},${(i * 0.731) % 97},${i % 13 === 0 ? "" : -i / 8},${i % 2}`);
+    for (const segment of [1, 7, 100, 4096, 1 << 20]) {
+      if (segment === 1) lines.length = 60;
+      threadSegment = segment;
+      const complete = threadStats.complete;
+      const text = `${lines.join("\n")}\n`;
+      const r = await same(text, {}, 100);
+      expect(r.ids?.length).to.equal(lines.length - 1);
+      expect(threadStats.complete, `segment ${segment}`).to.equal(complete + 1);
+      await same(text.replace("r50,", '"r50",'), {}, 7);
+      await same(text.replace("r10,", '"r\n10",'), {}, 7);
+      await same(text.replace("r59,", "r59,x"), {}, 7);
+      await same(text.replace("r40,", "r1,"), {}, 7);
+      await same(text.slice(0, -1), {}, 100);
+    }
+    threadSegment = 5;
+    expect(threadRuns).to.be.greaterThan(0);
   });
 });

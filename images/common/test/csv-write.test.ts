@@ -10,6 +10,8 @@ function doubles(seed: string, count: number): number[] {
     0, -0, 1, -1, 0.1, 0.5, 1e-6, -1e-6, 1e-7, 5e-7, 999999999.999999, 1e9, -1e9, 123456789.123456, 1e15, 1e21, 1e-300,
     Number.MAX_VALUE, Number.MIN_VALUE, Number.MAX_SAFE_INTEGER, 2 ** 53 + 2, 0.1 + 0.2, 1 / 3, -2 / 3, 0.0000015, 0.0000025,
     0.1234565, 0.4999995, 0.5000005, 999.9999995, -0.0000005,
+    // The integer digit loops at every length and the trailing zeros of the decimals at every count.
+    10, 100, 1000000, 100000000, 123456789.000001, 0.10001, 10.00001, 99999999.9, -0.000010, 7.12, 7.1203,
   ];
   for (let i = 0; i < count; i++) {
     const scale = 10 ** Math.floor(r() * 24 - 12);
