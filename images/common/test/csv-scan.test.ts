@@ -2,7 +2,8 @@ import { expect } from "chai";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { readFrames, readFramesAsText, rng, type Frame, type FrameOptions } from "../src/index.ts";
-import { setThreading, threadStats } from "../src/csv-threads.ts";
+import { availableParallelism } from "node:os";
+import { setThreading, threading, threadStats } from "../src/csv-threads.ts";
 import { withTmp } from "./helpers.ts";
 
 /** Everything readFrames gives for a file: its frames, or the message it fails with. */
@@ -219,5 +220,34 @@ describe("CSV fast path: the frames and the errors of the text path", () => {
     }
     threadSegment = 5;
     expect(threadRuns).to.be.greaterThan(0);
+  });
+});
+
+describe("AML_CSV_THREADS", () => {
+  const saved = process.env.AML_CSV_THREADS;
+  afterEach(() => {
+    if (saved === undefined) delete process.env.AML_CSV_THREADS;
+    else process.env.AML_CSV_THREADS = saved;
+  });
+
+  it("reads on one thread unless told", () => {
+    delete process.env.AML_CSV_THREADS;
+    expect(threading().threads).to.equal(1);
+    process.env.AML_CSV_THREADS = "";
+    expect(threading().threads).to.equal(1);
+  });
+
+  it("takes the threads asked for, up to the processors there are and 4", () => {
+    process.env.AML_CSV_THREADS = "2";
+    expect(threading().threads).to.equal(Math.min(2, availableParallelism()));
+    process.env.AML_CSV_THREADS = "64";
+    expect(threading().threads).to.equal(Math.min(4, availableParallelism()));
+  });
+
+  it("refuses anything but a whole number of at least 1, naming the variable", () => {
+    for (const bad of ["0", "-1", "two", "1.5"]) {
+      process.env.AML_CSV_THREADS = bad;
+      expect(() => threading(), bad).to.throw(`AML_CSV_THREADS: expected a whole number of at least 1, got "${bad}"`);
+    }
   });
 });
