@@ -13,6 +13,8 @@ export interface TaskInstance {
   task_id: string;
   state: string | null;
   try_number: number;
+  /** The host that ran the try: a Celery worker's container, or the scheduler's. */
+  hostname: string | null;
 }
 
 export class Airflow {

@@ -24,18 +24,6 @@ let trainRun: DagRun | undefined;
 
 const dsOf = (run: DagRun) => (run.logical_date ?? "").slice(0, 10);
 
-interface TaskInstanceDetail {
-  task_id: string;
-  state: string | null;
-  try_number: number;
-  hostname: string | null;
-  operator: string | null;
-}
-
-const taskInstances = async (dagId: string, runId: string) =>
-  (await airflow.call<{ task_instances: TaskInstanceDetail[] }>("GET", `/dags/${dagId}/dagRuns/${encodeURIComponent(runId)}/taskInstances`))
-    .task_instances;
-
 async function mlflowSearch(filter: string): Promise<any[]> {
   const exp = await fetch(`${stack.mlflowUrl}/api/2.0/mlflow/experiments/get-by-name?experiment_name=airflow-ml-dags`);
   if (!exp.ok) return [];
@@ -118,7 +106,7 @@ describe("the Celery topology: a backfilled week on two workers, one of them los
       async () => {
         const run = (await airflow.dagRuns("train_model")).find((r) => dsOf(r) === TRAIN_DS);
         if (!run) return undefined;
-        const ti = (await taskInstances("train_model", run.dag_run_id)).find((t) => t.task_id === "train");
+        const ti = (await airflow.taskInstances("train_model", run.dag_run_id)).find((t) => t.task_id === "train");
         if (ti?.state !== "running" || !ti.hostname) return undefined;
         const runs = await mlflowSearch(`tags.airflow_run_key = 'train_model/train/${run.dag_run_id}'`);
         return runs.length > 0 ? { run, host: ti.hostname } : undefined;
@@ -141,7 +129,7 @@ describe("the Celery topology: a backfilled week on two workers, one of them los
           const all = (await airflow.dagRuns(dagId)).filter((r) => r.run_type === "backfill");
           const bad = all.find((r) => r.state === "failed");
           if (bad) {
-            const tis = await taskInstances(dagId, bad.dag_run_id);
+            const tis = await airflow.taskInstances(dagId, bad.dag_run_id);
             const error = new Error(`${dagId} ${bad.dag_run_id} failed: ${JSON.stringify(tis.map((t) => [t.task_id, t.state]))}`);
             error.name = "RunFailed";
             throw error;
@@ -159,7 +147,7 @@ describe("the Celery topology: a backfilled week on two workers, one of them los
     const hosts = new Set<string>();
     for (const dagId of Object.keys(expected)) {
       for (const run of (await airflow.dagRuns(dagId)).filter((r) => r.run_type === "backfill")) {
-        for (const ti of await taskInstances(dagId, run.dag_run_id)) {
+        for (const ti of await airflow.taskInstances(dagId, run.dag_run_id)) {
           const state = dagId === "train_model" && DECISION_TASKS.includes(ti.task_id) ? "skipped" : "success";
           expect(ti.state, `${dagId} ${dsOf(run)} ${ti.task_id}`).to.equal(state);
           if (ti.hostname) hosts.add(ti.hostname);
@@ -167,7 +155,7 @@ describe("the Celery topology: a backfilled week on two workers, one of them los
       }
     }
     expect(hosts.size, `hosts the tasks ran on: ${[...hosts].join(", ")}`).to.equal(2);
-    const train = (await taskInstances("train_model", (trainRun as DagRun).dag_run_id)).find((t) => t.task_id === "train");
+    const train = (await airflow.taskInstances("train_model", (trainRun as DagRun).dag_run_id)).find((t) => t.task_id === "train");
     expect(train?.try_number, "train's tries").to.be.at.least(2);
     expect(train?.hostname, "the host of train's last try").to.not.equal(killedHost);
   });
