@@ -2,7 +2,8 @@
 // The scheduler runs everything by itself (catchup over the window); the test only watches, through the
 // Airflow REST API and MLflow's, then checks the files and takes the UI screenshots (the README's, under
 // `make screenshots`). The one thing it does as a person would is the rollout decision on the retrained
-// model, answered over the REST API the UI's Required Actions page uses.
+// model, answered over the REST API the UI's Required Actions page uses; the one thing it does as a crash
+// would is kill the scheduler with SIGKILL while a training task runs.
 import { expect } from "chai";
 import { execa } from "execa";
 import { randomBytes } from "node:crypto";
@@ -12,6 +13,7 @@ import { basename, join, resolve } from "node:path";
 import { Airflow, type DagRun } from "./airflow.ts";
 import { readPng } from "./png.ts";
 import { REPORT_WIDTH, screenshotFile, screenshotRequiredAction, takeScreenshots, VIEWPORT } from "./screenshots.ts";
+import { expectNoTaskContainers, expectOneTrainingRecord, runKey, taskContainer } from "./lost-try.ts";
 import { fingerprints, printLogs, ROOT, startStack, type Stack } from "./stack.ts";
 import { comparable, DRIFT_DS, localWeek, ROWS, TRAIN_DS, WEEK, WEEK_DIRS } from "./week.ts";
 
@@ -124,6 +126,16 @@ let failed = false;
 const lastRun: Record<string, string> = {};
 
 const dsOf = (run: DagRun) => (run.logical_date ?? "").slice(0, 10);
+/** The run once it has ended, successful or not. */
+const runDone = (dagId: string, run: DagRun) =>
+  airflow.waitFor(`${dagId} ${run.dag_run_id} to end`, async () => {
+    const [now] = (await airflow.dagRuns(dagId)).filter((r) => r.dag_run_id === run.dag_run_id);
+    return now && ["success", "failed"].includes(now.state) ? now : undefined;
+  }, 10 * 60_000);
+// A day inside the window that has no training run yet (a model folder per day): a worse model's.
+const GATE_DS = WEEK.at(-2) as string;
+// That run, the version it registers and the production version before it, once triggered.
+const gate: { run?: DagRun; version?: string; production?: string } = {};
 
 /** A call of MLflow's REST API: a GET, or a POST of `body`; anything but 200 fails the test. */
 async function mlflowApi(path: string, body?: unknown): Promise<Record<string, any>> {
@@ -154,6 +166,8 @@ describe("the compose stack runs a week by itself", function () {
       GENERATE_ROWS: String(ROWS),
       GENERATE_DRIFT_FROM: DRIFT_DS,
       SENSOR_POKE_INTERVAL_SECONDS: "10",
+      // How soon the restarted scheduler sets the killed one's task to run again (Airflow's default: 300 s).
+      ORPHANED_TASKS_CHECK_INTERVAL: "30",
       ALERT_WEBHOOK_URL: `http://${SINK}:8080${WEBHOOK_PATH}`,
       ALERT_EMAIL_TO: ALERT_TO,
       // The sender comes from the connection here (ALERT_EMAIL_FROM is left empty).
@@ -482,30 +496,61 @@ describe("the compose stack runs a week by itself", function () {
     });
   });
 
-  it("a worse model trained through the REST API is rejected by the gate, and predict keeps the production version", async function () {
+  it("a training run whose scheduler is killed with SIGKILL during train ends green on the retry: one training record, no container left", async function () {
     this.timeout(15 * 60_000);
-    // A day inside the window that has no training run yet (logical dates are unique per DAG in Airflow 3).
-    const ds = WEEK.at(-2) as string;
-    const done = async (dagId: string, run: DagRun) =>
-      airflow.waitFor(`${dagId} ${run.dag_run_id}`, async () => {
-        const [now] = (await airflow.dagRuns(dagId)).filter((r) => r.dag_run_id === run.dag_run_id);
-        return now && ["success", "failed"].includes(now.state) ? now : undefined;
-      }, 10 * 60_000);
-    const production = await productionVersion();
-    const next = String(Object.keys(trainedOn).length + 1);
-    const train = await airflow.triggerRun("train_model", `${ds}T12:00:00+00:00`, {
+    // The scheduler takes every try it runs with it: the failing promote_model run (before) is over by now,
+    // so train's is the only one lost.
+    await airflow.waitFor("the failing promote_model run's last try", async () => {
+      const tis = await airflow.taskInstances("promote_model", (failingRun as DagRun).dag_run_id);
+      return tis.every((t) => t.state === "failed") ? true : undefined;
+    }, 10 * 60_000);
+    gate.version = String(Object.keys(trainedOn).length + 1);
+    gate.production = await productionVersion();
+    // A worse model, which the next test sees rejected by the gate.
+    gate.run = await airflow.triggerRun("train_model", `${GATE_DS}T12:00:00+00:00`, {
       days: WEEK.length - 1,
       family: "logreg",
       epochs: 1,
       learning_rate: 0.00001,
     });
-    expect((await done("train_model", train)).state).to.equal("success");
+    const key = runKey("train_model", "train", gate.run.dag_run_id);
+    const container = taskContainer(key);
+    await airflow.waitFor("train's first try to start its container", async () => {
+      const r = await execa("docker", ["inspect", "-f", "{{.State.Running}}", container], { reject: false });
+      return r.stdout.trim() === "true" ? true : undefined;
+    }, 10 * 60_000, 250);
+    // Held still while the scheduler dies, so the kill lands mid-task however few seconds train takes here.
+    await execa("docker", ["pause", container]);
+    const scheduler = (await stack.compose("ps", "-q", "airflow-scheduler")).trim();
+    await execa("docker", ["kill", "--signal", "KILL", scheduler]);
+    // LocalExecutor's tries are the scheduler's processes: train's died with it, its container runs on.
+    await execa("docker", ["unpause", container]);
+    // Back as after a crash under its restart policy (Docker counts a kill by hand as a stop, and restarts nothing).
+    await execa("docker", ["start", scheduler]);
+
+    const done = await runDone("train_model", gate.run);
+    const tis = await airflow.taskInstances("train_model", gate.run.dag_run_id);
+    expect(done.state, JSON.stringify(tis.map((t) => [t.task_id, t.state]))).to.equal("success");
+    expect(tis.find((t) => t.task_id === "train")?.try_number, "train's tries").to.be.at.least(2);
+    trainedOn[gate.version] = GATE_DS;
+    const kept = await expectOneTrainingRecord(stack, key);
+    const { model_version } = await get(`model-versions/get?name=${MODEL}&version=${gate.version}`);
+    expect(model_version.run_id, `version ${gate.version}'s run`).to.equal(kept);
+    await expectNoTaskContainers(stack);
+  });
+
+  it("a worse model trained through the REST API is rejected by the gate, and predict keeps the production version", async function () {
+    this.timeout(15 * 60_000);
+    expect(gate.run, "the worse model's training run (previous test)").to.not.equal(undefined);
+    const ds = GATE_DS;
+    const next = gate.version as string;
+    const production = gate.production as string;
     const metrics = JSON.parse(await dataFile(`models/${ds}/metrics.json`));
     expect(metrics.registry).to.include({ version: next, decision: "rejected", production_version: production });
     expect(metrics.registry.candidate).to.be.lessThan(metrics.registry.production);
     // The gate rejected it: it is never put before a person.
     expect(metrics.registry.approval).to.deep.equal({ mode: "required", status: "not_needed", timeout_days: null });
-    const trainTis = await airflow.taskInstances("train_model", train.dag_run_id);
+    const trainTis = await airflow.taskInstances("train_model", (gate.run as DagRun).dag_run_id);
     for (const id of DECISION_TASKS) expect(trainTis.find((t) => t.task_id === id)?.state, id).to.equal("skipped");
 
     expect(await productionVersion()).to.equal(production);
@@ -513,10 +558,9 @@ describe("the compose stack runs a week by itself", function () {
     expect(model_version.tags.map((t: { key: string }) => t.key)).to.include("rejected");
 
     const predict = await airflow.triggerRun("predict", `${ds}T12:00:00+00:00`);
-    expect((await done("predict", predict)).state).to.equal("success");
+    expect((await runDone("predict", predict)).state).to.equal("success");
     const manifest = JSON.parse(await dataFile(`predictions/${ds}/manifest.json`));
     expect(manifest).to.include({ model_ref: `models:/${MODEL}@production`, model_version: production, model_ds: trainedOn[production] });
-    trainedOn[next] = ds;
   });
 
   it("a version nobody decides on within approval_timeout_days is rejected by the scheduler, with an alert", async function () {

@@ -6,6 +6,7 @@
 import { expect } from "chai";
 import { execa } from "execa";
 import { Airflow, type DagRun } from "./airflow.ts";
+import { expectNoTaskContainers, expectOneTrainingRecord, runKey, trainingRecords } from "./lost-try.ts";
 import { fingerprints, printLogs, startStack, type Stack } from "./stack.ts";
 import { comparable, DRIFT_DS, localWeek, ROWS, TRAIN_DS, WEEK, WEEK_DIRS } from "./week.ts";
 
@@ -23,21 +24,6 @@ let killedHost = "";
 let trainRun: DagRun | undefined;
 
 const dsOf = (run: DagRun) => (run.logical_date ?? "").slice(0, 10);
-
-async function mlflowSearch(filter: string): Promise<any[]> {
-  const exp = await fetch(`${stack.mlflowUrl}/api/2.0/mlflow/experiments/get-by-name?experiment_name=airflow-ml-dags`);
-  if (!exp.ok) return [];
-  const { experiment } = (await exp.json()) as { experiment: { experiment_id: string } };
-  const res = await fetch(`${stack.mlflowUrl}/api/2.0/mlflow/runs/search`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ experiment_ids: [experiment.experiment_id], filter }),
-  });
-  expect(res.status, `runs/search ${filter}`).to.equal(200);
-  return ((await res.json()) as { runs?: any[] }).runs ?? [];
-}
-
-const tagsOf = (run: any): Record<string, string> => Object.fromEntries((run.data.tags ?? []).map((t: any) => [t.key, t.value]));
 
 /** The worker containers, by the hostname Airflow records on the task instances they ran. */
 async function workersByHost(): Promise<Map<string, string>> {
@@ -108,7 +94,7 @@ describe("the Celery topology: a backfilled week on two workers, one of them los
         if (!run) return undefined;
         const ti = (await airflow.taskInstances("train_model", run.dag_run_id)).find((t) => t.task_id === "train");
         if (ti?.state !== "running" || !ti.hostname) return undefined;
-        const runs = await mlflowSearch(`tags.airflow_run_key = 'train_model/train/${run.dag_run_id}'`);
+        const runs = await trainingRecords(stack, runKey("train_model", "train", run.dag_run_id));
         return runs.length > 0 ? { run, host: ti.hostname } : undefined;
       },
       20 * 60_000,
@@ -161,26 +147,13 @@ describe("the Celery topology: a backfilled week on two workers, one of them los
   });
 
   it("MLflow holds one training record for the day: the killed try's run is FAILED and superseded by the retry's", async () => {
-    const runKey = `train_model/train/${(trainRun as DagRun).dag_run_id}`;
-    const runs = await mlflowSearch(`tags.airflow_run_key = '${runKey}'`);
-    const live = runs.filter((r) => !tagsOf(r).superseded_by);
-    expect(live.map((r) => r.info.status), "runs not superseded").to.deep.equal(["FINISHED"]);
-    const kept = live[0].info.run_id;
-    const superseded = runs.filter((r) => tagsOf(r).superseded_by);
-    expect(superseded.length, "the killed try's run").to.be.at.least(1);
-    for (const r of superseded) {
-      expect(r.info.status, r.info.run_id).to.equal("FAILED");
-      expect(tagsOf(r).superseded_by, r.info.run_id).to.equal(kept);
-    }
+    const kept = await expectOneTrainingRecord(stack, runKey("train_model", "train", (trainRun as DagRun).dag_run_id));
     const res = await fetch(`${stack.mlflowUrl}/api/2.0/mlflow/registered-models/alias?name=${MODEL}&alias=production`);
     const { model_version } = (await res.json()) as { model_version: { version: string; run_id: string } };
     expect(model_version).to.include({ version: "1", run_id: kept });
   });
 
-  it("leaves no task container behind, the killed try's included", async () => {
-    const { stdout } = await execa("docker", ["ps", "-a", "--format", "{{.Names}} {{.Status}}", "--filter", "name=aml-task-", "--filter", `network=${stack.project}`]);
-    expect(stdout.split("\n").filter(Boolean), "task containers on the stack's network").to.deep.equal([]);
-  });
+  it("leaves no task container behind, the killed try's included", () => expectNoTaskContainers(stack));
 
   it("wrote the LocalExecutor week's files, byte for byte", async function () {
     if (!localWeek.sums) throw new Error("stack.test.ts's week did not record its files: run the e2e suite whole (mocha sorts the files)");
