@@ -26,9 +26,15 @@ const LF = 10;
 const CR = 13;
 const QUOTE = 34;
 
-/** A file's bytes through one window that slides (and grows for a line longer than itself). */
+/** Bytes read from the file at once, and the size the window starts at (room for them after what it keeps). */
+const CHUNK = 1 << 21;
+
+/**
+ * A file's bytes through one window that slides (and grows for a line longer than itself). The next chunk is
+ * read ahead, on libuv's threads, while the rows of the one before are scanned: the read costs no time of its own.
+ */
 class Window {
-  buf = Buffer.allocUnsafe(1 << 21);
+  buf = Buffer.allocUnsafe(2 * CHUNK);
   /** File offset of buf[0]. */
   base = 0;
   /** Bytes of buf that hold the file. */
@@ -38,18 +44,31 @@ class Window {
   /** Where reading goes on. */
   pos = 0;
   eof = false;
+  private ahead = Buffer.allocUnsafe(CHUNK);
+  private pending: Promise<number> | undefined;
 
   constructor(
     private readonly path: string,
     private readonly file: FileHandle,
   ) {}
 
-  /** Keeps buf[pos..end) (moved to the front) and reads more after it. */
+  /** The chunk at `offset`, into `ahead`; its byte count, or the read's error as cannotRead's. */
+  private readAt(offset: number): Promise<number> {
+    return this.file.read(this.ahead, 0, CHUNK, offset).then(
+      (r) => r.bytesRead,
+      (err) => {
+        throw cannotRead(this.path, err);
+      },
+    );
+  }
+
+  /** Keeps buf[pos..end) (moved to the front) and appends the next chunk after it. */
   async refill(): Promise<void> {
     const from = this.pos;
     const keep = this.end - from;
-    if (keep * 2 + 1 > this.buf.length) {
-      const bigger = Buffer.allocUnsafe(this.buf.length * 2);
+    // Room for the chunk and the line break a last line may need.
+    if (keep + CHUNK + 1 > this.buf.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, keep + CHUNK + 1));
       this.buf.copy(bigger, 0, from, this.end);
       this.buf = bigger;
     } else {
@@ -58,15 +77,17 @@ class Window {
     this.base += from;
     this.end = keep;
     this.pos = 0;
-    let bytes: number;
-    try {
-      ({ bytesRead: bytes } = await this.file.read(this.buf, keep, this.buf.length - keep - 1, this.base + keep));
-    } catch (err) {
-      throw cannotRead(this.path, err);
-    }
+    const bytes = await (this.pending ?? this.readAt(this.base + keep));
+    this.pending = undefined;
+    this.ahead.copy(this.buf, keep, 0, bytes);
     this.end += bytes;
     if (bytes === 0) this.eof = true;
-    // A last line without a line break reads as one with it; scanRows needs it there. The read before left room.
+    else {
+      this.pending = this.readAt(this.base + this.end);
+      // Awaited by the next refill; a reader that stops early (an error, a hand-over) must not leave it unhandled.
+      this.pending.catch(() => {});
+    }
+    // A last line without a line break reads as one with it; scanRows needs it there. The buffer left room.
     if (this.eof && this.end > this.pos && this.buf[this.end - 1] !== LF) this.buf[this.end++] = LF;
     this.limit = this.end === 0 ? 0 : this.buf.lastIndexOf(LF, this.end - 1) + 1;
   }
