@@ -67,7 +67,7 @@ export const generateCommand: Command = {
           out = await generate(
             ds,
             { rows, missingRate, drift },
-            { data: (line) => sinks.data.text(line), target: (line) => sinks.target.text(line) },
+            sinks,
             log.progress("rows generated", rows),
           );
           await sinks.data.flush();

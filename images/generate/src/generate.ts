@@ -1,4 +1,4 @@
-import { dayNumber, FEATURES, fmt, ID, normal, rng, TARGET, type Rng } from "@airflow-ml-dags/common";
+import { CsvSink, dayNumber, FEATURES, ID, normal, rng, round6, TARGET, type Rng } from "@airflow-ml-dags/common";
 
 export interface GenerateOptions {
   rows: number;
@@ -26,9 +26,10 @@ export interface Generated {
 }
 
 /** Where the generated lines go, each with its newline: data.csv's and target.csv's, in step. */
-export interface LineSinks {
-  data(line: string): Promise<void> | undefined;
-  target(line: string): Promise<void> | undefined;
+/** Where the day's two files go, each written into its sink's buffer. */
+export interface DaySinks {
+  data: CsvSink;
+  target: CsvSink;
 }
 
 /**
@@ -117,7 +118,7 @@ const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
 export async function generate(
   ds: string,
   opts: GenerateOptions,
-  out: LineSinks,
+  out: DaySinks,
   onRow: (done: number) => void = () => {},
 ): Promise<Generated> {
   const { rows, missingRate } = opts;
@@ -131,10 +132,11 @@ export async function generate(
     : slow;
   const interaction = features > INTERACTION.b;
   // Lines are built directly: ids and numbers never need CSV quoting.
-  await out.data(`${[ID, ...names].join(",")}\n`);
-  await out.target(`${ID},${TARGET}\n`);
+  await out.data.text(`${[ID, ...names].join(",")}\n`);
+  await out.target.text(`${ID},${TARGET}\n`);
   const x = new Float64Array(features);
-  const cells = new Array<string>(features + 1);
+  // A row's cells, rounded as fmt() rounds them, NaN for a missing one: the sink writes each as fmt() would.
+  const cells = new Float64Array(features);
   let positives = 0;
   let missingCells = 0;
   for (let i = 0; i < rows; i++) {
@@ -147,16 +149,15 @@ export async function generate(
     const label = r() < sigmoid(logit) ? 1 : 0;
     positives += label;
     const id = makeId(ds, i);
-    cells[0] = id;
     for (let j = 0; j < features; j++) {
       const missing = missingRate > 0 && r() < missingRate;
       if (missing) missingCells++;
-      cells[j + 1] = missing ? "" : fmt(x[j] as number);
+      cells[j] = missing ? Number.NaN : round6(x[j] as number);
     }
     // Awaited only when a sink hands a full buffer over, not once per line.
-    const data = out.data(`${cells.join(",")}\n`);
+    const data = out.data.numbers(id, cells);
     if (data) await data;
-    const target = out.target(`${id},${label}\n`);
+    const target = out.target.text(`${id},${label}\n`);
     if (target) await target;
     onRow(i + 1);
   }
@@ -165,10 +166,14 @@ export async function generate(
 
 /** One day of data as CSV text: data.csv's and target.csv's. */
 export async function generateText(ds: string, opts: GenerateOptions): Promise<Generated & { data: string; target: string }> {
-  const text = { data: [] as string[], target: [] as string[] };
-  const stats = await generate(ds, opts, {
-    data: (line) => void text.data.push(line),
-    target: (line) => void text.target.push(line),
-  });
-  return { ...stats, data: text.data.join(""), target: text.target.join("") };
+  const chunks = { data: [] as Buffer[], target: [] as Buffer[] };
+  // A sink reuses its buffer once the write returns: each piece is copied.
+  const sinks = {
+    data: new CsvSink(async (b) => void chunks.data.push(Buffer.from(b))),
+    target: new CsvSink(async (b) => void chunks.target.push(Buffer.from(b))),
+  };
+  const stats = await generate(ds, opts, sinks);
+  await sinks.data.flush();
+  await sinks.target.flush();
+  return { ...stats, data: Buffer.concat(chunks.data).toString("utf8"), target: Buffer.concat(chunks.target).toString("utf8") };
 }
