@@ -19,6 +19,9 @@ export interface Frame {
 export const rowCount = (f: Frame) => f.ids.length;
 export const row = (f: Frame, i: number) => f.values.subarray(i * f.columns.length, (i + 1) * f.columns.length);
 
+/** Whether `id` sorts after `last`, shorter ids first (so "…-1000000" comes after "…-999999"). */
+const after = (id: string, last: string) => id.length > last.length || (id.length === last.length && id > last);
+
 /**
  * Checks that ids are non-empty and unique, in file order. While each id sorts after the one before (raw
  * data's ids are numbered in order) none can repeat an earlier one, and a list of them is all it takes: a
@@ -38,7 +41,7 @@ class UniqueIds {
     const { ordered } = this;
     if (ordered) {
       const last = ordered[ordered.length - 1];
-      if (last === undefined || id.length > last.length || (id.length === last.length && id > last)) {
+      if (last === undefined || after(id, last)) {
         ordered.push(id);
         return;
       }
@@ -223,32 +226,101 @@ export function checkColumns(path: string, actual: string[], expected: string[])
 }
 
 /**
+ * A batch of an `id,target` file's rows: their ids, and their labels, read as 0/1 by the fast path, or their
+ * target cells still to be read (targetLabel) by the text path's readers.
+ */
+export interface TargetBatch {
+  path: string;
+  firstRow: number;
+  ids: string[];
+  labels?: Uint8Array;
+  cells?: string[];
+}
+
+/**
+ * The batches of an `id,target` file, its header checked: the fast path for plain rows, readCsvBatches from
+ * the first batch it does not read on. The readers check each row in order (a non-empty id, not seen
+ * before, then targetLabel), so every message is the same whichever path read the row.
+ */
+export async function* readTargetBatches(path: string): AsyncGenerator<TargetBatch> {
+  let rows = 0;
+  for await (const b of scanBatches(path, CSV_BATCH_ROWS)) {
+    if (b.header.length !== 2 || b.header[0] !== ID || b.header[1] !== TARGET) {
+      throw new InputError(path, `expected columns "${ID},${TARGET}", got "${b.header.join(",")}"`);
+    }
+    const batch: TargetBatch =
+      "rows" in b
+        ? { path, firstRow: b.firstRow, ids: b.rows.map((r) => detached(r[0] as string)), cells: b.rows.map((r) => r[1] as string) }
+        : { path, firstRow: b.firstRow, ids: b.ids, labels: b.target };
+    rows += batch.ids.length;
+    if (batch.ids.length > 0) yield batch;
+  }
+  if (rows === 0) throw new InputError(path, "no data rows (header only)");
+}
+
+/** Row `i`'s label; a target cell that is not 0 or 1 is an InputError naming the row. */
+export const targetLabel = (b: TargetBatch, i: number): number =>
+  b.labels ? (b.labels[i] as number) : parseTarget(b.path, (b.cells as string[])[i] as string, b.firstRow + i);
+
+/**
  * Reads an `id,target` file batch by batch into a map from id to label (0 or 1): the rows of strings of a
  * million-row file would take several times the memory. Ids must be non-empty and unique.
  */
 export async function readTargets(path: string): Promise<Map<string, number>> {
-  // The row number rides along with the label (row * 2 + label) so a duplicate can name both rows without
-  // a second map; both stay small integers, which V8 stores without allocating.
   const index = new Map<string, number>();
-  for await (const batch of readCsvBatches(path)) {
-    const { header, rows, firstRow } = batch;
-    if (header.length !== 2 || header[0] !== ID || header[1] !== TARGET) {
-      throw new InputError(path, `expected columns "${ID},${TARGET}", got "${header.join(",")}"`);
-    }
-    for (let i = 0; i < rows.length; i++) {
-      const r = rows[i] as string[];
-      const row = firstRow + i;
-      const id = detached(r[0] as string);
+  for await (const b of readTargetBatches(path)) {
+    for (let i = 0; i < b.ids.length; i++) {
+      const id = b.ids[i] as string;
+      const row = b.firstRow + i;
       if (id.trim() === "") throw new InputError(path, `row ${row}: empty id`);
+      // The first row of an id rides along in the value (row * 2 + label) so a duplicate can name both rows
+      // without a second map; both stay small integers, which V8 stores without allocating.
       const first = index.get(id);
       if (first !== undefined) throw new InputError(path, `duplicate id "${id}" in rows ${first >> 1} and ${row}`);
-      index.set(id, row * 2 + parseTarget(path, r[1] as string, row));
+      index.set(id, row * 2 + targetLabel(b, i));
     }
   }
-  if (index.size === 0) throw new InputError(path, "no data rows (header only)");
   // Setting existing keys allocates nothing: the map becomes id → label in place.
   for (const [id, v] of index) index.set(id, v & 1);
   return index;
+}
+
+/** A target file's rows in file order. */
+export interface Targets {
+  ids: string[];
+  labels: Uint8Array;
+}
+
+/**
+ * Reads an `id,target` file with the checks and messages of readTargets, into arrays in file
+ * order rather than a map: raw targets list their ids in order, and while each id sorts after the one
+ * before none can repeat, so the map of every id (most of the cost of reading a million of them) is only
+ * built from the first id out of order on.
+ */
+export async function readTargetRows(path: string): Promise<Targets> {
+  const ids: string[] = [];
+  const labels: number[] = [];
+  let seen: Map<string, number> | undefined;
+  for await (const b of readTargetBatches(path)) {
+    for (let i = 0; i < b.ids.length; i++) {
+      const id = b.ids[i] as string;
+      const row = b.firstRow + i;
+      if (id.trim() === "") throw new InputError(path, `row ${row}: empty id`);
+      const last = ids[ids.length - 1];
+      if (seen === undefined && last !== undefined && !after(id, last)) {
+        // Rows are numbered from 2 without gaps, so the k-th id so far is on row k + 2.
+        seen = new Map(ids.map((earlier, k) => [earlier, k + 2]));
+      }
+      if (seen) {
+        const first = seen.get(id);
+        if (first !== undefined) throw new InputError(path, `duplicate id "${id}" in rows ${first} and ${row}`);
+        seen.set(id, row);
+      }
+      labels.push(targetLabel(b, i));
+      ids.push(id);
+    }
+  }
+  return { ids, labels: Uint8Array.from(labels) };
 }
 
 /** Writes a frame back as `id, features... [, target]` rows. */

@@ -14,7 +14,7 @@ import {
   rawDataOptions,
   readCsvBatches,
   readFrames,
-  readTargets,
+  readTargetRows,
   readText,
 } from "@airflow-ml-dags/common";
 import { type DaySummary, type Quality, type Report, summarize } from "./report.ts";
@@ -129,12 +129,16 @@ export async function readValidation(path: string): Promise<Validation> {
 
 /**
  * The day's predictions joined to its labels by id: every prediction must have a label and every label a
- * prediction. The labels are one map of id → label (a bit marks those seen); the predictions are streamed.
+ * prediction. Predict writes its rows in the raw day's order, so while a prediction's id is the label's at
+ * the same place it takes that label with a comparison; a map of the label ids (most of the cost of a
+ * million of them) is only built from the first one that is not. A bit marks the labels taken.
  */
 export async function readScoredDay(predictionsPath: string, targetPath: string): Promise<{ y: Uint8Array; p: Float64Array }> {
-  const labels = await readTargets(targetPath);
-  const y = new Uint8Array(labels.size);
-  const p = new Float64Array(labels.size);
+  const { ids, labels } = await readTargetRows(targetPath);
+  const taken = new Uint8Array(ids.length);
+  let byId: Map<string, number> | undefined;
+  const y = new Uint8Array(ids.length);
+  const p = new Float64Array(ids.length);
   let n = 0;
   for await (const { header, rows, firstRow } of readCsvBatches(predictionsPath)) {
     if (header.join(",") !== PREDICTION_COLUMNS.join(",")) {
@@ -144,31 +148,26 @@ export async function readScoredDay(predictionsPath: string, targetPath: string)
       const [id, cell] = rows[i] as [string, string];
       const row = firstRow + i;
       if (id.trim() === "") throw new InputError(predictionsPath, `row ${row}: empty id`);
-      const label = labels.get(id);
-      if (label === undefined) throw new InputError(targetPath, `no label for id "${id}" of ${predictionsPath} (row ${row})`);
-      if (label > 1) throw new InputError(predictionsPath, `row ${row}: duplicate id "${id}"`);
+      if (byId === undefined && ids[n] !== id) byId = new Map(ids.map((t, k) => [t, k]));
+      const k = byId === undefined ? n : byId.get(id);
+      if (k === undefined) throw new InputError(targetPath, `no label for id "${id}" of ${predictionsPath} (row ${row})`);
+      if (taken[k]) throw new InputError(predictionsPath, `row ${row}: duplicate id "${id}"`);
       const prob = parseNumber(predictionsPath, cell, row, "probability");
       if (!(prob >= 0 && prob <= 1)) {
         throw new InputError(predictionsPath, `row ${row}, column "probability": expected a number in [0, 1], got "${cell}"`);
       }
-      labels.set(id, label | 2);
-      y[n] = label;
+      taken[k] = 1;
+      y[n] = labels[k] as number;
       p[n] = prob;
       n++;
     }
   }
   if (n === 0) throw new InputError(predictionsPath, "no data rows (header only)");
-  if (n < labels.size) {
-    let example = "";
-    for (const [id, v] of labels) {
-      if (v < 2) {
-        example = id;
-        break;
-      }
-    }
-    const unmatched = labels.size - n;
-    const ids = unmatched === 1 ? "1 id has" : `${unmatched} ids have`;
-    throw new InputError(targetPath, `${ids} no prediction in ${predictionsPath}, e.g. "${example}"`);
+  if (n < ids.length) {
+    const unmatched = ids.length - n;
+    const example = ids[taken.indexOf(0)];
+    const which = unmatched === 1 ? "1 id has" : `${unmatched} ids have`;
+    throw new InputError(targetPath, `${which} no prediction in ${predictionsPath}, e.g. "${example}"`);
   }
   return { y, p };
 }

@@ -17,10 +17,11 @@ import {
   rawDataOptions,
   readFrames,
   readHeader,
+  readTargetRows,
   writeFrameRows,
   writeStreamsAtomic,
 } from "@airflow-ml-dags/common";
-import { DayJoin, readTargetRows } from "./join.ts";
+import { DayJoin } from "./join.ts";
 
 export type Danfo = typeof import("danfojs-node/dist/danfojs-base/index.js");
 
