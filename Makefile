@@ -218,5 +218,5 @@ bench: build build-airflow build-mlflow ## Stage throughput, task overhead, a we
 SCALE_ARGS ?=
 
 .PHONY: bench-scale
-bench-scale: build build-airflow build-mlflow build-docker-proxy ## A month's backfill on 1 and 2 Celery workers: the capacity table of docs/scaling.md
+bench-scale: build build-airflow build-mlflow build-docker-proxy ## A month's backfill on 1 and 2 Celery workers, compared byte for byte with the days run one by one: docs/scaling.md
 	$(AIRFLOW_PYTHON) bench/scale.py --prefix $(IMAGE_PREFIX) --version $(VERSION) $(SCALE_ARGS)

@@ -528,6 +528,8 @@ class Stack:
     up_s: float
     ready: datetime
     settings: dict[str, str]
+    #: What the task containers mount at /data: the data folder, or the Celery topology's named volume.
+    data_mount: str = ""
 
 
 @contextlib.contextmanager
@@ -572,7 +574,7 @@ def compose_stack(prefix: str, version: str, docker: Docker, window: tuple[str, 
                   env_vals.get("AIRFLOW_ADMIN_PASSWORD", ""))
         api.login()
         log(f"stack: up in {up_s:.0f}s")
-        yield Stack(project, api, up_s, ready, extra)
+        yield Stack(project, api, up_s, ready, extra, f"{project}-data" if workers else str(data))
     finally:
         try:
             # Every profile: down leaves the containers of a profile it is not given.
@@ -842,8 +844,9 @@ def report(res: dict) -> str:
                   (f"The compose stack of `make up` with nothing to run ({idle['after']}): each service's memory "
                    f"(median) and CPU (mean) over {idle['samples']} `docker stats` samples {idle['every_s']:.0f} s apart, "
                    f"from {idle['settle_s']} s after no DAG run was queued or running. Memory is `docker stats`' figure "
-                   "(resident memory and active page cache); CPU 100% is one core; the healthchecks' `airflow jobs "
-                   "check` runs count (each one a CLI process in its service, every 30 s)."),
+                   "(resident memory and active page cache); CPU 100% is one core; the healthchecks count (the "
+                   "dag-processor's is an `airflow jobs check`, a CLI process every 30 s; the others ask an HTTP "
+                   "endpoint)."),
                   "", "| service | memory MiB | CPU % | processes |", "|---|---:|---:|---:|"]
         for svc, v in idle["services"].items():
             lines.append(f"| {svc} | {v['mem_mib']:,.0f} | {v['cpu_pct']:.1f} | {v.get('processes', '–')} |")
