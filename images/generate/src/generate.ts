@@ -25,8 +25,7 @@ export interface Generated {
   missingCells: number;
 }
 
-/** Where the generated lines go, each with its newline: data.csv's and target.csv's, in step. */
-/** Where the day's two files go, each written into its sink's buffer. */
+/** Where the day's two files go, data.csv's and target.csv's lines in step, each into its sink's buffer. */
 export interface DaySinks {
   data: CsvSink;
   target: CsvSink;
