@@ -99,8 +99,12 @@ def compare(sums: dict[str, str], reference: dict[str, str]) -> dict:
             "only_there": sorted(reference.keys() - sums.keys())}
 
 
+def identical(c: dict) -> bool:
+    return not (c["differ"] or c["only_here"] or c["only_there"])
+
+
 def same_text(c: dict) -> str:
-    if not (c["differ"] or c["only_here"] or c["only_there"]):
+    if identical(c):
         return f"all {c['files']} the same"
     parts = [f"{len(c[k])} {what}" for k, what in (("differ", "differ"), ("only_here", "only here"),
                                                    ("only_there", "missing")) if c[k]]
@@ -174,7 +178,7 @@ def main(argv: list[str]) -> int:
         args.json.write_text(json.dumps(res, indent=2) + "\n")
     write_doc(args.out, table(res))
     log(f"wrote {args.out}")
-    return 0 if all(not r.get("compared") or same_text(r["compared"]).startswith("all") for r in res["topologies"].values()) else 2
+    return 0 if all(identical(r["compared"]) for r in res["topologies"].values() if "compared" in r) else 2
 
 
 if __name__ == "__main__":
